@@ -1,0 +1,96 @@
+"""Audio I/O: read any wav/flac/ogg/mp3 as float32 ``[C, T]`` at a target rate and channel count."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ._errors import AudiotokError, InvalidAudioError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def read_audio(path: str | os.PathLike[str], *, sample_rate: int | None = None,
+               channels: int | None = None) -> Tensor:
+    """Read an audio file as float32 ``[C, T]`` in ``[-1, 1]``.
+
+    Decoding goes through soundfile (libsndfile: wav, flac, ogg/vorbis, opus, mp3); ``sample_rate``
+    resamples with ``torchaudio.functional.resample`` (sinc interpolation); ``channels=1``
+    averages the channels, ``channels=N`` from mono repeats the one channel. Raises
+    :class:`audiotok.InvalidAudioError` for a missing, empty, corrupt or unsupported file.
+
+    >>> wav = read_audio("song.flac", sample_rate=32000, channels=1)  # doctest: +SKIP
+    """
+    wav, source_rate = _read(Path(path))
+    wav = convert_audio(wav, source_rate, sample_rate=sample_rate, channels=channels)
+    return wav
+
+
+def _read(path: Path) -> tuple[Tensor, int]:
+    import soundfile
+
+    if not path.exists():
+        raise InvalidAudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise InvalidAudioError(f"{path}: is a directory, not an audio file")
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise InvalidAudioError(f"{path}: cannot decode audio ({exc})") from exc
+    except OSError as exc:
+        raise InvalidAudioError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if data.shape[0] == 0:
+        raise InvalidAudioError(f"{path}: contains no samples")
+    wav = torch.from_numpy(data.T.copy())
+    if not bool(torch.isfinite(wav).all()):
+        raise InvalidAudioError(f"{path}: contains NaN or infinite samples")
+    return wav, int(rate)
+
+
+def convert_audio(wav: Tensor, source_rate: int, *, sample_rate: int | None = None,
+                  channels: int | None = None) -> Tensor:
+    """Resample ``[..., C, T]`` audio from ``source_rate`` and down/up-mix it to ``channels``."""
+    if wav.dim() < 2:
+        raise InvalidAudioError(f"expected audio [..., C, T], got {tuple(wav.shape)}")
+    if channels is not None and wav.shape[-2] != channels:
+        if channels == 1:
+            wav = wav.mean(dim=-2, keepdim=True)
+        elif wav.shape[-2] == 1:
+            wav = wav.expand(*wav.shape[:-2], channels, wav.shape[-1]).contiguous()
+        else:
+            raise InvalidAudioError(f"cannot convert {wav.shape[-2]} channels to {channels}; "
+                                    "only down-mixing to mono and up-mixing from mono are defined")
+    if sample_rate is not None and sample_rate != source_rate:
+        import torchaudio.functional
+
+        wav = torchaudio.functional.resample(wav, source_rate, sample_rate)
+    return wav.float()
+
+
+def write_audio(path: str | os.PathLike[str], wav: Tensor, sample_rate: int, *,
+                subtype: str | None = None) -> None:
+    """Write ``[C, T]`` (or ``[T]``) float audio; the format follows the file extension.
+
+    ``subtype`` is soundfile's (e.g. ``"PCM_16"``, ``"FLOAT"``); the default is the format's own
+    default (16-bit PCM for wav and flac). The file appears atomically (written beside, renamed).
+    """
+    import soundfile
+
+    path = Path(path)
+    wav = wav.detach().cpu().float()
+    if wav.dim() == 1:
+        wav = wav[None]
+    if wav.dim() != 2:
+        raise InvalidAudioError(f"write_audio expects [C, T], got {tuple(wav.shape)}")
+    fmt = path.suffix.lstrip(".").upper() or "WAV"
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        soundfile.write(str(tmp), wav.T.clamp(-1, 1).numpy(), int(sample_rate), subtype=subtype,
+                        format=fmt)
+        os.replace(tmp, path)
+    except (OSError, soundfile.LibsndfileError, ValueError, TypeError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise AudiotokError(f"{path}: cannot write audio ({exc})") from exc
