@@ -162,7 +162,7 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
             raise InvalidCodesError(f"{self.name}: got {k} codebooks, expected 1.."
                                     f"{self.total_codebooks} (active: {self.num_codebooks})")
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.cardinality):
-            raise InvalidCodesError(f"{self.name}: codes must lie in [0, {self.cardinality}), got "
+            raise InvalidCodesError(f"{self.name}: codes out of range [0, {self.cardinality}): got "
                                     f"[{int(codes.min())}, {int(codes.max())}]")
         if codes.device != self.device:
             codes = codes.to(self.device)

@@ -28,6 +28,7 @@ class InterleaveStereo(AudioTokenizer):
         self.mono = mono
         self.uses_scale = mono.uses_scale
         self.residual = mono.residual
+        self.train(mono.training)
 
     @property
     def name(self) -> str:

@@ -132,9 +132,9 @@ def save_tokens(path: str | os.PathLike[str], codes: Tensor, scale: Tensor | Non
     try:
         save_file(arrays, str(tmp), metadata=header)
         os.replace(tmp, path)
-    except OSError as exc:
+    except Exception as exc:  # OSError, or safetensors' own error wrapping one
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"{path}: cannot write token file ({exc.strerror or exc})") from exc
+        raise CheckpointError(f"{path}: cannot write token file ({exc})") from exc
     return path
 
 
