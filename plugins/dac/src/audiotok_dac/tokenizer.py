@@ -52,6 +52,9 @@ class DACTokenizer(AudioTokenizer):
         self.chunk_seconds = chunk_seconds
         self._k = network.n_codebooks
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()}, chunk_seconds={self.chunk_seconds})"
+
     # -- facts -----------------------------------------------------------------------------
     @property
     def sample_rate(self) -> int:
