@@ -1,0 +1,81 @@
+"""Fixtures: the three public EnCodec architectures with random weights and usable codebooks.
+
+transformers' random init leaves every codebook at zero (all codes 0), so each RVQ stage is filled
+with vectors drawn from the residuals of real encoder outputs before ``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiotok_hf_encodec._config import HUB_CONFIGS
+
+REPOS = tuple(HUB_CONFIGS)
+
+
+def test_audio(sample_rate: int, channels: int, seconds: float, batch: int = 1,
+               seed: int = 0) -> torch.Tensor:
+    """Tones with vibrato plus noise, different per channel and item, peak about 0.6."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(round(seconds * sample_rate)) / sample_rate
+    f0 = 80 + 800 * torch.rand(batch, channels, 1, generator=gen)
+    phase = 2 * math.pi * (f0 * t + 3 * torch.sin(2 * math.pi * 1.3 * t))
+    wav = 0.3 * torch.sin(phase) + 0.15 * torch.sin(3.1 * phase)
+    return wav + 0.1 * torch.randn(batch, channels, t.numel(), generator=gen)
+
+
+def build_model(repo: str, seed: int = 0):
+    """EncodecModel of ``repo``'s configuration, random weights, codebooks from real residuals."""
+    from transformers import EncodecConfig, EncodecModel
+
+    torch.manual_seed(seed)
+    config = EncodecConfig(**{k: v for k, v in HUB_CONFIGS[repo].items() if k != "model_type"})
+    model = EncodecModel(config).eval()
+    chunk = config.chunk_length or config.sampling_rate // 2
+    wav = test_audio(config.sampling_rate, config.audio_channels, chunk / config.sampling_rate,
+                     batch=4, seed=seed + 1)
+    with torch.no_grad():
+        if config.normalize:
+            wav = wav / (wav.mean(1, keepdim=True).pow(2).mean(-1, keepdim=True).sqrt() + 1e-8)
+        residual = model.encoder(wav).transpose(1, 2).reshape(-1, config.codebook_dim)
+        gen = torch.Generator().manual_seed(seed + 2)
+        frames = torch.arange(residual.shape[0])
+        for layer in model.quantizer.layers:
+            # Entries are residual frames (slightly jittered); each frame's next residual is taken
+            # against the entries drawn from *other* frames, as for unseen audio, so later stages
+            # do not collapse to zero residuals.
+            pick = torch.randint(0, residual.shape[0], (config.codebook_size,), generator=gen)
+            embed = residual[pick] + 0.01 * residual.std() * torch.randn(
+                config.codebook_size, config.codebook_dim, generator=gen)
+            dist = torch.cdist(residual, embed)
+            dist[pick[None, :] == frames[:, None]] = math.inf
+            residual = residual - embed[dist.argmin(dim=1)]
+            layer.codebook.embed.copy_(embed)
+            layer.codebook.embed_avg.copy_(embed)
+            layer.codebook.cluster_size.fill_(1.0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``{repo: folder}`` written with ``save_pretrained`` (safetensors), one per public config."""
+    root = tmp_path_factory.mktemp("hf_encodec")
+    folders = {}
+    for repo in REPOS:
+        folder = root / repo.split("/")[1]
+        build_model(repo).save_pretrained(folder)
+        folders[repo] = folder
+    return folders
+
+
+@pytest.fixture(scope="session")
+def references(checkpoints: dict[str, Path]):
+    """transformers' own EncodecModel loaded from each saved folder."""
+    from transformers import EncodecModel
+
+    return {repo: EncodecModel.from_pretrained(folder).eval()
+            for repo, folder in checkpoints.items()}
