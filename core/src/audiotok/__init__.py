@@ -31,6 +31,8 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from ._audio import read_audio, write_audio
+    from ._dataset import TokenDataset
+    from ._tokenize import TokenizeSummary, tokenize
     from ._protocol import AudioTokenizer
     from ._stereo import InterleaveStereo
     from ._tokens import TokenMetadata, Tokens, load_tokens, save_tokens
@@ -44,6 +46,9 @@ _LAZY = {
     "load_tokens": "._tokens",
     "Tokens": "._tokens",
     "TokenMetadata": "._tokens",
+    "TokenDataset": "._dataset",
+    "tokenize": "._tokenize",
+    "TokenizeSummary": "._tokenize",
 }
 
 __all__ = [
@@ -58,7 +63,9 @@ __all__ = [
     "MissingDependencyError",
     "PluginError",
     "PluginInfo",
+    "TokenDataset",
     "TokenMetadata",
+    "TokenizeSummary",
     "TokenizerSpec",
     "Tokens",
     "UnknownTokenizerError",
@@ -73,6 +80,7 @@ __all__ = [
     "register",
     "resolve",
     "save_tokens",
+    "tokenize",
     "write_audio",
 ]
 

@@ -116,28 +116,52 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_codes(args: argparse.Namespace) -> tuple[Any, Any, str, int, int | None, bool]:
+    """codes, scale, tokenizer identifier, K, num_samples, interleave from a file or dataset."""
+    from pathlib import Path
+
+    if Path(args.tokens).is_dir():
+        from ._dataset import TokenDataset
+
+        ds = TokenDataset(args.tokens)
+        if args.item is None:
+            raise AudiotokError(f"{args.tokens} is a token dataset: choose an item with --item "
+                                f"ID or --item NUMBER (0..{len(ds) - 1})")
+        try:
+            index = ds.index_of(args.item) if args.item in ds._by_id else int(args.item)
+            item = ds[index]
+        except (ValueError, IndexError):
+            raise AudiotokError(f"{args.tokens}: no item {args.item!r}") from None
+        meta = ds.meta
+        return (item["codes"], item["scale"], meta["tokenizer"], meta["num_codebooks"],
+                item["num_samples"], False)
+    from ._tokens import load_tokens
+
+    tokens = load_tokens(args.tokens)
+    meta = tokens.metadata
+    return (tokens.codes, tokens.scale, meta.tokenizer, meta.num_codebooks, meta.num_samples,
+            meta.interleave_stereo)
+
+
 def _cmd_decode(args: argparse.Namespace) -> int:
     import torch
 
     from ._audio import write_audio
     from ._registry import load
     from ._stereo import InterleaveStereo
-    from ._tokens import load_tokens
 
-    tokens = load_tokens(args.tokens)
-    meta = tokens.metadata
-    tok = load(meta.tokenizer, device=args.device, checkpoint=args.checkpoint)
-    if meta.interleave_stereo:
+    codes, scale, identifier, k, num_samples, interleave = _read_codes(args)
+    tok = load(identifier, device=args.device, checkpoint=args.checkpoint)
+    if interleave:
         tok = InterleaveStereo(tok)
-    tok.set_num_codebooks(meta.num_codebooks)
-    codes, scale = tokens.codes, tokens.scale
+    tok.set_num_codebooks(k)
     if codes.dim() == 2:
         codes = codes[None]
         scale = None if scale is None else scale[None]
     with torch.inference_mode():
         wav = tok.decode(codes.to(tok.device), None if scale is None else scale.to(tok.device))
-    if meta.num_samples is not None:
-        wav = wav[..., : meta.num_samples]
+    if num_samples is not None:
+        wav = wav[..., :num_samples]
     if wav.shape[0] != 1:
         raise AudiotokError(f"{args.tokens}: holds a batch of {wav.shape[0]} items; "
                             "decode them with audiotok.load_tokens in Python")
@@ -145,6 +169,27 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     print(f"{args.output}: {wav.shape[-1] / tok.sample_rate:.3f} s at {tok.sample_rate} Hz",
           file=sys.stderr)
     return 0
+
+
+def _cmd_tokenize(args: argparse.Namespace) -> int:
+    from ._tokenize import tokenize
+
+    if args.ray:
+        from ._tokenize_ray import tokenize_ray
+
+        summary = tokenize_ray(args.input, args.tokenizer, args.out,
+                               num_codebooks=args.num_codebooks, batch_size=args.batch_size,
+                               shard_size=args.shard_size, checkpoint=args.checkpoint,
+                               device=args.device, retry_failed=args.retry_failed,
+                               num_workers=args.workers)
+    else:
+        summary = tokenize(args.input, args.tokenizer, args.out, num_codebooks=args.num_codebooks,
+                           batch_size=args.batch_size, workers=args.workers, device=args.device,
+                           shard_index=args.shard_index, num_shards=args.num_shards,
+                           shard_size=args.shard_size, checkpoint=args.checkpoint,
+                           retry_failed=args.retry_failed, chunk_seconds=args.chunk_seconds)
+    print(summary, file=sys.stderr)
+    return 0 if summary.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,8 +234,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_encode)
 
-    p = sub.add_parser("decode", help="token file -> audio file")
-    p.add_argument("tokens")
+    p = sub.add_parser("tokenize", help="audio folder or manifest -> token dataset (resumable)")
+    p.add_argument("input", help="folder (recursive) or manifest (.txt paths / .jsonl rows)")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--num-codebooks", type=int)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=2, help="decoding processes (0: in-process)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--shard-index", type=int, default=0)
+    p.add_argument("--num-shards", type=int, default=1)
+    p.add_argument("--shard-size", type=int, default=256, help="inputs per committed shard")
+    p.add_argument("--chunk-seconds", type=float, default=60.0,
+                   help="longer files use the tokenizer's exact chunked encoding, if it has one")
+    p.add_argument("--checkpoint")
+    p.add_argument("--retry-failed", action="store_true")
+    p.add_argument("--ray", action="store_true", help="run on Ray Data (pip install audiotok[ray])")
+    p.set_defaults(func=_cmd_tokenize)
+
+    p = sub.add_parser("decode", help="token file (or dataset item) -> audio file")
+    p.add_argument("tokens", help="a token file, or a token dataset folder with --item")
+    p.add_argument("--item", help="dataset item id or number")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--checkpoint")
     p.add_argument("--device", default="cpu")

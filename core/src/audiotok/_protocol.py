@@ -42,6 +42,11 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
     residual: bool = True
     #: Whether ``encode`` returns a scale that ``decode`` needs.
     uses_scale: bool = False
+    #: True if right zero-padding never changes the codes of the frames that cover real samples
+    #: (so ``audiotok tokenize`` may batch items of different lengths); False is always safe.
+    padding_invariant: bool = False
+    #: True if ``encode_chunked`` gives codes identical to ``encode`` with bounded memory.
+    exact_chunking: bool = False
 
     # -- to implement ------------------------------------------------------------------------
     @property
@@ -182,6 +187,14 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
     def decode_latent(self, codes: Tensor) -> Tensor:
         """Codes ``[B, K, F]`` -> continuous latent ``[B, D, F]`` (sum of codeword embeddings)."""
         return self._decode_latent(self.check_codes(codes))
+
+    def encode_chunked(self, wav: Tensor, chunk_samples: int) -> tuple[Tensor, Tensor | None]:
+        """Encode long audio in pieces of about ``chunk_samples`` with bounded activation memory.
+
+        Tokenizers with exact chunking (``exact_chunking = True``) override this so that the
+        codes are identical to ``encode(wav)``; the default encodes the whole input at once.
+        """
+        return self.encode(wav)
 
     def forward(self, wav: Tensor) -> Tensor:
         """Round trip ``decode(*encode(wav))``, trimmed or zero-padded to the input length."""

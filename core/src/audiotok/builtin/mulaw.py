@@ -20,6 +20,8 @@ class MuLawTokenizer(AudioTokenizer):
     """Mu-law companding tokenizer: ``[B, 1, T]`` audio <-> ``[B, 1, T]`` codes in ``[0, 256)``."""
 
     residual = True
+    padding_invariant = True  # one frame per sample: padding cannot touch earlier frames
+    exact_chunking = True
 
     def __init__(self, sample_rate: int = 16000, mu: int = 255) -> None:
         super().__init__()
@@ -61,6 +63,13 @@ class MuLawTokenizer(AudioTokenizer):
         y = self._compand(wav)
         codes = torch.floor((y + 1) / 2 * self.mu + 0.5).long()
         return codes, None
+
+    def encode_chunked(self, wav: Tensor, chunk_samples: int) -> tuple[Tensor, None]:
+        """Encode ``chunk_samples`` at a time (each sample is its own frame, so this is exact)."""
+        wav = self.check_audio(wav)
+        step = max(1, int(chunk_samples))
+        return torch.cat([self._encode(wav[..., i:i + step])[0]
+                          for i in range(0, wav.shape[-1], step)], dim=-1), None
 
     def _decode_latent(self, codes: Tensor) -> Tensor:
         return codes[:, :1].float() * (2.0 / self.mu) - 1.0

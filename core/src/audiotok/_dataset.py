@@ -1,0 +1,163 @@
+"""Token datasets on disk: the layout ``audiotok tokenize`` writes and :class:`TokenDataset` reads.
+
+A dataset folder holds::
+
+    meta.json                 tokenizer identifier, plugin and version, rates, K, card, channels
+    shards/NAME.safetensors   "codes" uint16 [K, total_frames] (items concatenated on frames),
+                              "scale" float32 [n] when the tokenizer returns scales
+    index/NAME.jsonl          one JSON row per input of that shard: id, source, num_samples,
+                              num_frames, shard, offset (+ scale_offset, scale_shape), or
+                              id, source, error for an input that could not be tokenized
+    failures.jsonl            every failed input with its reason (rewritten after each run)
+
+A shard is committed when its index part exists: both files are written beside and renamed, the
+shard first. Everything is readable with ``json`` and ``safetensors.numpy`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch.utils.data
+
+from ._errors import CheckpointError
+
+DATASET_FORMAT = "audiotok.dataset"
+DATASET_VERSION = 1
+META = "meta.json"
+SHARDS = "shards"
+INDEX = "index"
+FAILURES = "failures.jsonl"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_index(root: Path) -> Iterator[dict[str, Any]]:
+    """All committed index rows of a dataset folder, in shard-name order."""
+    index_dir = root / INDEX
+    if not index_dir.is_dir():
+        return
+    for part in sorted(index_dir.glob("*.jsonl")):
+        try:
+            lines = part.read_text().splitlines()
+        except OSError as exc:
+            raise CheckpointError(f"{part}: cannot read index ({exc})") from exc
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CheckpointError(f"{part}:{number}: corrupt index row ({exc})") from exc
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                raise CheckpointError(f"{part}:{number}: index row without an id")
+            yield row
+
+
+def latest_rows(root: Path) -> dict[str, dict[str, Any]]:
+    """One row per input id: a success supersedes a recorded failure."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in read_index(root):
+        previous = rows.get(row["id"])
+        if previous is None or ("error" in previous and "error" not in row):
+            rows[row["id"]] = row
+    return rows
+
+
+def read_meta(root: Path) -> dict[str, Any]:
+    """The dataset's ``meta.json``; CheckpointError if missing or not an audiotok dataset."""
+    path = root / META
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{root}: not an audiotok token dataset (no {META})") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable dataset metadata ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
+        raise CheckpointError(f"{path}: not an audiotok dataset metadata file")
+    if meta.get("format_version") != DATASET_VERSION:
+        raise CheckpointError(f"{path}: dataset format version {meta.get('format_version')!r} "
+                              f"is not supported (this audiotok reads {DATASET_VERSION})")
+    return meta
+
+
+class TokenDataset(torch.utils.data.Dataset):
+    """A tokenized dataset folder as a ``torch.utils.data.Dataset``.
+
+    Item ``i`` is a dict with ``id``, ``source``, ``codes`` (int64 ``[K, F]``), ``num_samples``,
+    ``num_frames`` and ``scale`` (a float32 tensor, or None). Shards are memory-mapped; only the
+    requested slice is read. ``meta`` holds the dataset metadata (tokenizer, rates, K, card).
+
+    >>> ds = TokenDataset("tokens/")            # doctest: +SKIP
+    >>> ds[0]["codes"].shape                    # doctest: +SKIP
+    torch.Size([4, 1500])
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.meta = read_meta(self.root)
+        rows = latest_rows(self.root)
+        self.items = sorted((r for r in rows.values() if "error" not in r), key=lambda r: r["id"])
+        self.failures = sorted((r for r in rows.values() if "error" in r), key=lambda r: r["id"])
+        self._by_id = {row["id"]: i for i, row in enumerate(self.items)}
+        self._handles: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def index_of(self, item_id: str) -> int:
+        """Position of the item with this id (KeyError if absent)."""
+        return self._by_id[item_id]
+
+    def _open(self, shard: str) -> Any:
+        handle = self._handles.get(shard)
+        if handle is None:
+            from safetensors import safe_open
+
+            path = self.root / shard
+            try:
+                handle = safe_open(str(path), framework="numpy")
+            except Exception as exc:
+                raise CheckpointError(f"{path}: unreadable shard ({exc})") from exc
+            self._handles[shard] = handle
+        return handle
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self.items[i]
+        handle = self._open(row["shard"])
+        start, frames = int(row["offset"]), int(row["num_frames"])
+        try:
+            codes = handle.get_slice("codes")[:, start:start + frames]
+        except Exception as exc:
+            raise CheckpointError(f"{self.root / row['shard']}: cannot read item {row['id']!r} "
+                                  f"({exc})") from exc
+        if codes.shape[-1] != frames:
+            raise CheckpointError(f"{self.root / row['shard']}: item {row['id']!r} is truncated")
+        scale = None
+        if "scale_offset" in row:
+            shape = [int(s) for s in row["scale_shape"]]
+            count = 1
+            for s in shape:
+                count *= s
+            flat = handle.get_slice("scale")[int(row["scale_offset"]):int(row["scale_offset"]) + count]
+            scale = torch.from_numpy(flat.reshape(shape).copy())
+        return {"id": row["id"], "source": row["source"], "num_samples": int(row["num_samples"]),
+                "num_frames": frames, "codes": torch.from_numpy(codes.astype("int64")),
+                "scale": scale}
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable for DataLoader workers
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
