@@ -42,3 +42,23 @@ def spec(name, factory):
     return audiotok.TokenizerSpec(name=name, factory=f"tokenize_support:{factory}",
                                   sample_rate=16000, channels=1, frame_rate=16000.0,
                                   cardinality=256, num_codebooks=1)
+
+
+class LinearPCM16(MuLawTokenizer):
+    """16-bit linear PCM as a tokenizer (card 65536): a near-identity reference path."""
+
+    def __init__(self):
+        super().__init__(sample_rate=16000, mu=65535)
+
+    def _encode(self, wav):
+        return torch.round((wav.clamp(-1, 1) + 1) * 32767.5).long(), None
+
+    def _decode_latent(self, codes):
+        return codes[:, :1].double().div(32767.5).sub(1).float()
+
+    def _decode(self, codes, scale):
+        return self._decode_latent(codes)
+
+
+def load_pcm16(spec, *, checkpoint=None):
+    return LinearPCM16()

@@ -31,6 +31,7 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from ._audio import read_audio, write_audio
+    from ._compare import CompareReport, compare
     from ._dataset import TokenDataset
     from ._tokenize import TokenizeSummary, tokenize
     from ._protocol import AudioTokenizer
@@ -49,12 +50,15 @@ _LAZY = {
     "TokenDataset": "._dataset",
     "tokenize": "._tokenize",
     "TokenizeSummary": "._tokenize",
+    "compare": "._compare",
+    "CompareReport": "._compare",
 }
 
 __all__ = [
     "AmbiguousTokenizerError",
     "AudioTokenizer",
     "AudiotokError",
+    "CompareReport",
     "CheckpointError",
     "IncompatibleTokenizerError",
     "InterleaveStereo",
@@ -71,6 +75,7 @@ __all__ = [
     "UnknownTokenizerError",
     "__version__",
     "check_compatible",
+    "compare",
     "hookimpl",
     "list_plugins",
     "list_tokenizers",

@@ -192,6 +192,26 @@ def _cmd_tokenize(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ._compare import compare
+
+    ks = [int(k) for k in args.num_codebooks.split(",")] if args.num_codebooks else None
+    report = compare(args.audio, [t for t in args.tokenizers.split(",") if t],
+                     num_codebooks=ks, lm_card=args.lm_card, lm_n_q=args.lm_n_q,
+                     context_frames=args.context_frames, out=args.out,
+                     plots=not args.no_plots, device=args.device)
+    if args.json:
+        print(report.to_json())
+    else:
+        print(report.table())
+        for row in report.rows:
+            for problem in row.mismatches:
+                print(f"  {row.tokenizer} K={row.num_codebooks}: {problem}")
+        if args.out:
+            print(f"report.json, report.csv{' and plots' if report.plots else ''} in {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``audiotok`` command."""
     from ._version import __version__
@@ -251,6 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--ray", action="store_true", help="run on Ray Data (pip install audiotok[ray])")
     p.set_defaults(func=_cmd_tokenize)
+
+    p = sub.add_parser("compare", help="measure tokenizers on your audio and LM constraints")
+    p.add_argument("audio", nargs="+")
+    p.add_argument("--tokenizers", required=True, help="comma-separated names")
+    p.add_argument("--num-codebooks", help="comma-separated K values (default: all, thinned)")
+    p.add_argument("--lm-card", type=int)
+    p.add_argument("--lm-n-q", type=int)
+    p.add_argument("--context-frames", type=int)
+    p.add_argument("--out", help="folder for report.json, report.csv and PNG plots")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("decode", help="token file (or dataset item) -> audio file")
     p.add_argument("tokens", help="a token file, or a token dataset folder with --item")
