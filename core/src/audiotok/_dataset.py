@@ -17,6 +17,7 @@ shard first. Everything is readable with ``json`` and ``safetensors.numpy`` alon
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,7 @@ def read_index(root: Path) -> Iterator[dict[str, Any]]:
     for part in sorted(index_dir.glob("*.jsonl")):
         try:
             lines = part.read_text().splitlines()
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise CheckpointError(f"{part}: cannot read index ({exc})") from exc
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -61,9 +62,36 @@ def read_index(root: Path) -> Iterator[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CheckpointError(f"{part}:{number}: corrupt index row ({exc})") from exc
-            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                raise CheckpointError(f"{part}:{number}: index row without an id")
+            problem = _row_problem(row)
+            if problem:
+                raise CheckpointError(f"{part}:{number}: bad index row ({problem})")
             yield row
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _row_problem(row: Any) -> str | None:
+    if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+        return "no id"
+    if not isinstance(row.get("source", ""), str):
+        return "source must be a string"
+    if "error" in row:
+        return None if isinstance(row["error"], str) else "error must be a string"
+    for key in ("num_samples", "num_frames", "offset"):
+        if not _is_count(row.get(key)):
+            return f"{key} must be a non-negative integer"
+    shard = row.get("shard")
+    if not isinstance(shard, str) or not shard.startswith(f"{SHARDS}/") or ".." in shard \
+            or "\\" in shard or shard.count("/") != 1:
+        return f"shard must be '{SHARDS}/NAME', got {shard!r}"
+    if "scale_offset" in row:
+        shape = row.get("scale_shape")
+        if not _is_count(row["scale_offset"]) or not isinstance(shape, list) or \
+                not all(_is_count(s) for s in shape):
+            return "bad scale_offset / scale_shape"
+    return None
 
 
 def latest_rows(root: Path) -> dict[str, dict[str, Any]]:
@@ -90,6 +118,12 @@ def read_meta(root: Path) -> dict[str, Any]:
     if meta.get("format_version") != DATASET_VERSION:
         raise CheckpointError(f"{path}: dataset format version {meta.get('format_version')!r} "
                               f"is not supported (this audiotok reads {DATASET_VERSION})")
+    for key in ("sample_rate", "num_codebooks", "cardinality", "channels"):
+        if not _is_count(meta.get(key)) or meta[key] < 1:
+            raise CheckpointError(f"{path}: {key} must be a positive integer")
+    if not isinstance(meta.get("tokenizer"), str) or not isinstance(meta.get("frame_rate"),
+                                                                    (int, float)):
+        raise CheckpointError(f"{path}: tokenizer / frame_rate missing")
     return meta
 
 
@@ -140,19 +174,21 @@ class TokenDataset(torch.utils.data.Dataset):
         start, frames = int(row["offset"]), int(row["num_frames"])
         try:
             codes = handle.get_slice("codes")[:, start:start + frames]
+            scale = None
+            if "scale_offset" in row:
+                shape = [int(s) for s in row["scale_shape"]]
+                begin, count = int(row["scale_offset"]), math.prod(shape)
+                flat = handle.get_slice("scale")[begin:begin + count]
+                scale = torch.from_numpy(flat.reshape(shape).copy())
         except Exception as exc:
             raise CheckpointError(f"{self.root / row['shard']}: cannot read item {row['id']!r} "
                                   f"({exc})") from exc
-        if codes.shape[-1] != frames:
-            raise CheckpointError(f"{self.root / row['shard']}: item {row['id']!r} is truncated")
-        scale = None
-        if "scale_offset" in row:
-            shape = [int(s) for s in row["scale_shape"]]
-            count = 1
-            for s in shape:
-                count *= s
-            flat = handle.get_slice("scale")[int(row["scale_offset"]):int(row["scale_offset"]) + count]
-            scale = torch.from_numpy(flat.reshape(shape).copy())
+        if codes.ndim != 2 or codes.shape[-1] != frames or codes.dtype.kind not in "iu":
+            raise CheckpointError(f"{self.root / row['shard']}: item {row['id']!r} is truncated "
+                                  "or not integer codes")
+        if codes.size and int(codes.max()) >= self.meta["cardinality"]:
+            raise CheckpointError(f"{self.root / row['shard']}: item {row['id']!r} has codes "
+                                  f"out of range [0, {self.meta['cardinality']})")
         return {"id": row["id"], "source": row["source"], "num_samples": int(row["num_samples"]),
                 "num_frames": frames, "codes": torch.from_numpy(codes.astype("int64")),
                 "scale": scale}
