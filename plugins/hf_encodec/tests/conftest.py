@@ -17,7 +17,7 @@ from audiotok_hf_encodec._config import HUB_CONFIGS
 REPOS = tuple(HUB_CONFIGS)
 
 
-def test_audio(sample_rate: int, channels: int, seconds: float, batch: int = 1,
+def synth_audio(sample_rate: int, channels: int, seconds: float, batch: int = 1,
                seed: int = 0) -> torch.Tensor:
     """Tones with vibrato plus noise, different per channel and item, peak about 0.6."""
     gen = torch.Generator().manual_seed(seed)
@@ -36,7 +36,7 @@ def build_model(repo: str, seed: int = 0):
     config = EncodecConfig(**{k: v for k, v in HUB_CONFIGS[repo].items() if k != "model_type"})
     model = EncodecModel(config).eval()
     chunk = config.chunk_length or config.sampling_rate // 2
-    wav = test_audio(config.sampling_rate, config.audio_channels, chunk / config.sampling_rate,
+    wav = synth_audio(config.sampling_rate, config.audio_channels, chunk / config.sampling_rate,
                      batch=4, seed=seed + 1)
     with torch.no_grad():
         if config.normalize:
@@ -45,19 +45,27 @@ def build_model(repo: str, seed: int = 0):
         gen = torch.Generator().manual_seed(seed + 2)
         frames = torch.arange(residual.shape[0])
         for layer in model.quantizer.layers:
-            # Entries are residual frames (slightly jittered); each frame's next residual is taken
-            # against the entries drawn from *other* frames, as for unseen audio, so later stages
-            # do not collapse to zero residuals.
-            pick = torch.randint(0, residual.shape[0], (config.codebook_size,), generator=gen)
-            embed = residual[pick] + 0.01 * residual.std() * torch.randn(
-                config.codebook_size, config.codebook_dim, generator=gen)
+            # Entries lie between two residual frames (distinct, no near-ties); each frame's next
+            # residual is taken against entries built from *other* frames, as for unseen audio,
+            # so later stages do not collapse to zero residuals.
+            first, second = (torch.randint(0, residual.shape[0], (config.codebook_size,),
+                                           generator=gen) for _ in range(2))
+            mix = 0.5 * torch.rand(config.codebook_size, 1, generator=gen)
+            embed = residual[first] + mix * (residual[second] - residual[first])
             dist = torch.cdist(residual, embed)
-            dist[pick[None, :] == frames[:, None]] = math.inf
+            own = (first[None, :] == frames[:, None]) | (second[None, :] == frames[:, None])
+            dist[own] = math.inf
             residual = residual - embed[dist.argmin(dim=1)]
             layer.codebook.embed.copy_(embed)
             layer.codebook.embed_avg.copy_(embed)
             layer.codebook.cluster_size.fill_(1.0)
     return model
+
+
+@pytest.fixture(scope="session")
+def audio():
+    """The test-signal generator :func:`synth_audio`."""
+    return synth_audio
 
 
 @pytest.fixture(scope="session")

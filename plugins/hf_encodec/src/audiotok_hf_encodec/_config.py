@@ -58,9 +58,9 @@ class ConfigError(ValueError):
 class EncodecFacts:
     """What audiotok needs to know about one EnCodec configuration.
 
-    ``bandwidths`` maps each usable K to the first target bandwidth (kbps) that selects it;
-    ``inexact`` lists ``(bandwidth, exact K)`` pairs whose K is not an integer (transformers
-    floors them).
+    ``bandwidths`` maps each usable K to the first target bandwidth (kbps) that selects it,
+    ``levels`` lists every ``(bandwidth, K)`` in config order; ``inexact`` lists the
+    ``(bandwidth, exact K)`` pairs whose K is not a whole number (transformers floors them).
     """
 
     sample_rate: int
@@ -71,6 +71,7 @@ class EncodecFacts:
     chunk_length: int | None
     chunk_stride: int | None
     normalize: bool
+    levels: tuple[tuple[float, int], ...] = ()
     inexact: tuple[tuple[float, float], ...] = ()
 
     @property
@@ -119,7 +120,7 @@ def facts_from_config(config: Mapping[str, Any]) -> EncodecFacts:
     num_quantizers = int(1000 * bandwidths[-1] // (math.ceil(sample_rate / hop)
                                                     * math.ceil(math.log2(card))))
     mapping: dict[int, float] = {}
-    inexact = []
+    inexact, levels = [], []
     for bw in bandwidths:
         if bw <= 0:
             raise ConfigError(f"target bandwidth {bw} must be positive")
@@ -131,9 +132,10 @@ def facts_from_config(config: Mapping[str, Any]) -> EncodecFacts:
             raise ConfigError(f"target bandwidth {bw} selects no codebook (the model has "
                               f"{num_quantizers})")
         mapping.setdefault(k, bw)
+        levels.append((bw, k))
     return EncodecFacts(sample_rate, channels, hop, card, dict(sorted(mapping.items())),
                         chunk_length, chunk_stride, bool(config.get("normalize", False)),
-                        tuple(inexact))
+                        tuple(levels), tuple(inexact))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -163,6 +165,8 @@ def find_config(identifier: str, *, timeout: float = 5.0) -> dict[str, Any] | No
     A local folder is read directly. A Hub repo id is looked up in the Hugging Face cache first,
     then (unless ``HF_HUB_OFFLINE`` is set) fetched once with a short timeout and no retries.
     """
+    if not identifier or not isinstance(identifier, str):
+        return None
     try:
         path = Path(identifier).expanduser()
         if path.is_dir():

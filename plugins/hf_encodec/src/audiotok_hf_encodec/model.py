@@ -112,12 +112,12 @@ class HFEncodecTokenizer(AudioTokenizer):
 
     def set_bandwidth(self, kbps: float) -> None:
         """Select codebooks by bandwidth, one of ``config.target_bandwidths`` (kbps)."""
-        for k, bw in self._facts.bandwidths.items():
+        for bw, k in self._facts.levels:
             if math.isclose(bw, kbps):
                 self._k = k
                 return
         raise InvalidCodesError(f"{self.name}: bandwidth {kbps} kbps is not configured; choose "
-                                f"one of {sorted(self._facts.bandwidths.values())}")
+                                f"one of {[bw for bw, _ in self._facts.levels]}")
 
     # -- chunk layout ------------------------------------------------------------------------
     def chunk_frames(self, num_samples: int) -> tuple[int, ...]:
