@@ -42,13 +42,14 @@ def tone_audio(batch: int, channels: int, length: int, sample_rate: int, seed: i
 
 
 @torch.no_grad()
-def fill_codebooks(model: EncodecModel, seed: int = 0, seconds: float = 0.5) -> None:
+def fill_codebooks(model: EncodecModel, seed: int = 0, seconds: float = 0.25,
+                   batch: int = 8) -> None:
     """Set each RVQ stage's codebook from residual frames of real encoder outputs, as k-means
     init would, and mark them initialised. Stage k samples its codewords (plus jitter) from the
     stage-k residuals of frames no earlier stage has seen, so that unseen audio spreads over
     every codebook instead of collapsing onto one entry."""
     g = torch.Generator().manual_seed(seed)
-    x = tone_audio(16, model.channels, int(seconds * model.sample_rate), model.sample_rate, seed)
+    x = tone_audio(batch, model.channels, int(seconds * model.sample_rate), model.sample_rate, seed)
     if model.normalize:
         x = x / (1e-8 + x.mean(1, keepdim=True).pow(2).mean(2, keepdim=True).sqrt())
     z = model.encoder(x)
@@ -109,7 +110,10 @@ def release_model(name: str) -> EncodecModel:
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.1, 0.1)
     model.eval()
-    fill_codebooks(model, 1)
+    if name == "encodec_24khz":
+        fill_codebooks(model, 1, seconds=0.5, batch=16)
+    else:
+        fill_codebooks(model, 1, batch=4)
     return model
 
 

@@ -25,7 +25,7 @@ def test_24khz_every_bandwidth(release_24k, audio):
     ref, path = release_24k
     tok = audiotok.load("encodec_24khz", checkpoint=path)
     assert tok.name == "encodec_24khz" and tok.num_codebooks == 32
-    wav = audio(2, 1, 24000 // 2 + 123, 24000, seed=10)
+    wav = audio(2, 1, 24000 // 5 + 123, 24000, seed=10)
     for bandwidth, k in [(1.5, 2), (3.0, 4), (6.0, 8), (12.0, 16), (24.0, 32)]:
         ref.set_target_bandwidth(bandwidth)
         tok.set_bandwidth(bandwidth)
@@ -35,7 +35,8 @@ def test_24khz_every_bandwidth(release_24k, audio):
             codes, scale = tok.encode(wav)
             assert ref_scale is None and scale is None
             assert torch.equal(codes, ref_codes), f"codes differ at {bandwidth} kbps"
-            assert_close(tok.decode(codes), ref.decode([(ref_codes, None)]))
+            if k in (2, 32):
+                assert_close(tok.decode(codes), ref.decode([(ref_codes, None)]))
     assert_spread(codes)
 
 
@@ -53,24 +54,44 @@ def test_24khz_short_inputs_and_batch_rows(release_24k, audio):
 
 
 def test_48khz_segments_scales_and_overlap_add(release_48k, audio):
+    """Meta's 1 s segments with 1 % overlap; this length cuts the middle segment to 149 frames."""
     ref, path = release_48k
-    tok = audiotok.load("encodec_48khz", checkpoint=path)
+    tok = audiotok.load("encodec_48khz", checkpoint=path, bandwidth=6.0)
     assert tok.uses_scale and tok.channels == 2
-    # three segments, the last one short: 1 s windows with 1 % overlap
-    length = 47520 * 2 + 1000
+    ref.set_target_bandwidth(6.0)
+    length = 47520 * 2 + 100
     wav = audio(1, 2, length, 48000, seed=11)
-    for bandwidth in (3.0, 24.0):
-        ref.set_target_bandwidth(bandwidth)
-        tok.set_bandwidth(bandwidth)
-        with torch.no_grad():
-            frames = ref.encode(wav)
-            codes, scale = tok.encode(wav)
-            assert len(frames) == 3 and scale.shape == (1, 3)
+    with torch.no_grad():
+        frames = ref.encode(wav)
+        codes, scale = tok.encode(wav)
+        assert [c.shape[-1] for c, _ in frames] == [150, 149, 1] and scale.shape == (1, 3)
+        assert torch.equal(codes, torch.cat([c for c, _ in frames], dim=-1))
+        assert torch.equal(scale, torch.cat([s for _, s in frames], dim=1))
+        assert codes.shape[-1] == tok.frames_for_samples(length)
+        assert_close(tok.decode(codes, scale), ref.decode(frames))
+    assert_spread(codes, minimum=3)
+
+
+def test_48khz_short_segments_every_bandwidth(release_48k, audio):
+    ref, path = release_48k
+    tok = audiotok.load("encodec_48khz", checkpoint=path, segment=0.1)
+    ref.segment = 0.1
+    try:
+        wav = audio(2, 2, 4752 * 2 + 500, 48000, seed=16)
+        for bandwidth, k in [(3.0, 2), (6.0, 4), (12.0, 8), (24.0, 16)]:
+            ref.set_target_bandwidth(bandwidth)
+            tok.set_bandwidth(bandwidth)
+            assert tok.num_codebooks == k
+            with torch.no_grad():
+                frames = ref.encode(wav)
+                codes, scale = tok.encode(wav)
+            assert len(frames) == 3
             assert torch.equal(codes, torch.cat([c for c, _ in frames], dim=-1))
             assert torch.equal(scale, torch.cat([s for _, s in frames], dim=1))
-            assert codes.shape[-1] == tok.frames_for_samples(length)
+        with torch.no_grad():
             assert_close(tok.decode(codes, scale), ref.decode(frames))
-    assert_spread(codes, minimum=3)
+    finally:
+        ref.segment = 1.0
 
 
 def test_48khz_without_segments_is_one_pass(release_48k, audio):
@@ -94,7 +115,7 @@ def test_musicgen_32khz_export(musicgen_32k, audio):
             (32000, 50.0, 2048, 4)
     tok = audiotok.load(str(path.parent))
     assert tok.config.encoder.pad_mode == "constant" and tok.config.encoder.true_skip
-    wav = audio(2, 1, 16000 + 77, 32000, seed=13)
+    wav = audio(2, 1, 8000 + 77, 32000, seed=13)
     with torch.no_grad():
         [(ref_codes, _)] = ref.encode(wav)
         codes, scale = tok.encode(wav)

@@ -97,11 +97,15 @@ def read_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:
         text = str(exc)
-        if "Weights only load failed" in text or "weights_only" in text:
-            reason = ("refused: it holds pickled objects other than tensors and plain containers "
-                      "(loading it could execute code)")
+        blocked = re.search(r"(?:unsupported GLOBAL|Unsupported global:?)\s*(?:GLOBAL\s*)?([\w.]+)",
+                            text, re.IGNORECASE)
+        if blocked:
+            reason = (f"refused: it pickles {blocked.group(1)}, not only tensors and plain "
+                      "containers (loading it could execute code); nothing was executed")
         else:
-            reason = f"corrupt or truncated ({type(exc).__name__}: {text.splitlines()[0][:200]})"
+            detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+            first = detail.group(1) if detail else (text.splitlines() or [""])[0]
+            reason = f"corrupt or truncated, or not a PyTorch checkpoint ({first.strip()[:160]})"
         raise CheckpointError(f"{path}: {reason}") from None
 
 
