@@ -16,7 +16,7 @@ import torch
 import yaml
 
 warnings.filterwarnings("ignore", message=".*weight_norm.*is deprecated", category=FutureWarning)
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)  # 2 shared cores: OpenMP spinning makes more threads far slower
 
 encodec = pytest.importorskip("encodec", reason="parity tests need Meta's encodec: pip install encodec")
 from encodec import modules as em  # noqa: E402
