@@ -43,23 +43,46 @@ class Snake1d(nn.Module):
         return out
 
 
-class WNConv1d(nn.Conv1d):
-    """``Conv1d`` with weight normalisation over dim 0, stored as ``weight_g``/``weight_v``.
+class _WeightNorm:
+    """Weight normalisation over dim 0 stored as ``weight_g``/``weight_v`` (DAC's keys).
 
-    Matches ``torch.nn.utils.weight_norm(nn.Conv1d(...))``: ``weight = g * v / ||v||``.
+    ``weight = g * v / ||v||`` is computed with ``torch._weight_norm``, the call behind both
+    ``torch.nn.utils.weight_norm`` and its parametrization, so it is bit-identical to DAC's.
+    Without autograd the result is cached until ``g`` or ``v`` change (in place or by moving).
     """
+
+    weight_g: nn.Parameter
+    weight_v: nn.Parameter
+    _cache: tuple[tuple[int, ...], Tensor] | None
+
+    def _split_weight(self) -> None:
+        weight = self.weight  # type: ignore[has-type]
+        del self.weight  # type: ignore[has-type]
+        self.weight_g = nn.Parameter(torch.norm_except_dim(weight, 2, 0).data)
+        self.weight_v = nn.Parameter(weight.data)
+        self._cache = None
+
+    def normalized_weight(self) -> Tensor:
+        """The effective convolution weight."""
+        g, v = self.weight_g, self.weight_v
+        if torch.is_grad_enabled():
+            return torch._weight_norm(v, g, 0)
+        key = (g._version, v._version, g.data_ptr(), v.data_ptr())
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, torch._weight_norm(v, g, 0))
+        return self._cache[1]
+
+
+class WNConv1d(_WeightNorm, nn.Conv1d):
+    """``Conv1d`` with weight normalisation, like ``weight_norm(nn.Conv1d(...))`` in DAC."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        weight = self.weight
-        del self.weight
-        self.weight_g = nn.Parameter(torch.norm_except_dim(weight, 2, 0).data)
-        self.weight_v = nn.Parameter(weight.data)
+        self._split_weight()
 
     def forward(self, x: Tensor) -> Tensor:
         """Convolve with the normalised weight."""
-        weight = torch._weight_norm(self.weight_v, self.weight_g, 0)
-        return self._conv_forward(x, weight, self.bias)
+        return self._conv_forward(x, self.normalized_weight(), self.bias)
 
     def needed(self, out: Interval) -> Interval:
         """Input samples ``[lo, hi]`` that outputs ``out`` read (zero padding included)."""
@@ -67,20 +90,16 @@ class WNConv1d(nn.Conv1d):
         return out[0] * s - p, out[1] * s - p + d * (k - 1)
 
 
-class WNConvTranspose1d(nn.ConvTranspose1d):
+class WNConvTranspose1d(_WeightNorm, nn.ConvTranspose1d):
     """``ConvTranspose1d`` with weight normalisation over dim 0 (per input channel), as in DAC."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        weight = self.weight
-        del self.weight
-        self.weight_g = nn.Parameter(torch.norm_except_dim(weight, 2, 0).data)
-        self.weight_v = nn.Parameter(weight.data)
+        self._split_weight()
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         """Transposed convolution with the normalised weight."""
-        weight = torch._weight_norm(self.weight_v, self.weight_g, 0)
-        return F.conv_transpose1d(x, weight, self.bias, self.stride, self.padding,
+        return F.conv_transpose1d(x, self.normalized_weight(), self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
 
     def needed(self, out: Interval) -> Interval:
