@@ -6,6 +6,7 @@ with vectors drawn from the residuals of real encoder outputs before ``save_pret
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -62,6 +63,24 @@ def build_model(repo: str, seed: int = 0):
     return model
 
 
+@contextlib.contextmanager
+def one_thread():
+    """One intra-op thread: on shared CPUs, oversubscribed OpenMP threads make these small
+    models 10-40x slower. The previous setting is restored for other packages' tests."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread_per_module():
+    with one_thread():
+        yield
+
+
 @pytest.fixture(scope="session")
 def audio():
     """The test-signal generator :func:`synth_audio`."""
@@ -73,10 +92,11 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{repo: folder}`` written with ``save_pretrained`` (safetensors), one per public config."""
     root = tmp_path_factory.mktemp("hf_encodec")
     folders = {}
-    for repo in REPOS:
-        folder = root / repo.split("/")[1]
-        build_model(repo).save_pretrained(folder)
-        folders[repo] = folder
+    with one_thread():
+        for repo in REPOS:
+            folder = root / repo.split("/")[1]
+            build_model(repo).save_pretrained(folder)
+            folders[repo] = folder
     return folders
 
 
@@ -85,5 +105,6 @@ def references(checkpoints: dict[str, Path]):
     """transformers' own EncodecModel loaded from each saved folder."""
     from transformers import EncodecModel
 
-    return {repo: EncodecModel.from_pretrained(folder).eval()
-            for repo, folder in checkpoints.items()}
+    with one_thread():
+        return {repo: EncodecModel.from_pretrained(folder).eval()
+                for repo, folder in checkpoints.items()}
