@@ -110,29 +110,42 @@ def read_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> Any:
 
 
 def _hub_file(repo_id: str, *, cache: str | None = None) -> Path:
+    """``compression_state_dict.bin`` of a Hub repo, or the snapshot folder of a repo in
+    transformers' layout (``config.json`` + weights)."""
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise MissingDependencyError(f"loading {repo_id!r} from the Hugging Face Hub needs "
                                      "huggingface_hub: pip install huggingface_hub") from None
-    try:
-        return Path(hf_hub_download(repo_id, AUDIOCRAFT_FILE, cache_dir=cache))
-    except Exception as exc:
-        raise CheckpointError(f"{repo_id}: cannot get {AUDIOCRAFT_FILE} from the Hugging Face Hub "
-                              f"({type(exc).__name__}: {exc}); download it and pass its path") \
-            from exc
+    errors = []
+    for filenames in ((AUDIOCRAFT_FILE,), ("config.json", "model.safetensors"),
+                      ("config.json", "pytorch_model.bin")):
+        try:
+            files = [Path(hf_hub_download(repo_id, name, cache_dir=cache)) for name in filenames]
+        except Exception as exc:
+            errors.append(f"{filenames[-1]}: {type(exc).__name__}")
+            continue
+        return files[0] if len(files) == 1 else files[0].parent
+    raise CheckpointError(f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from "
+                          f"the Hugging Face Hub ({'; '.join(errors)}); download them and pass "
+                          "the local path")
 
 
 def locate(source: str, *, cache: str | None = None) -> Path:
-    """Resolve an AudioCraft source (file, folder, ``//pretrained/X``, Hub repo id) to a file."""
+    """Resolve a source (file, folder, ``//pretrained/X``, Hub repo id) to a checkpoint file, or
+    to a folder in transformers' layout."""
     if source.startswith(PRETRAINED_PREFIX):
         source = source[len(PRETRAINED_PREFIX):]
     path = Path(source).expanduser()
     if path.is_dir():
-        path = path / AUDIOCRAFT_FILE
-        if not path.is_file():
-            raise CheckpointError(f"{path.parent}: folder has no {AUDIOCRAFT_FILE}")
-        return path
+        if (path / AUDIOCRAFT_FILE).is_file():
+            return path / AUDIOCRAFT_FILE
+        from .hf_format import is_hf_folder
+
+        if is_hf_folder(path):
+            return path
+        raise CheckpointError(f"{path}: folder has neither {AUDIOCRAFT_FILE} nor config.json + "
+                              "model.safetensors")
     if path.exists():
         return path
     if re.fullmatch(r"[\w.\-]+/[\w.\-]+", source) and not source.startswith((".", "/")):
@@ -193,6 +206,10 @@ def is_audiocraft_package(package: Any) -> bool:
 def load_audiocraft(source: str, *, cache: str | None = None, _depth: int = 0) -> EncodecTokenizer:
     """Load an AudioCraft ``compression_state_dict.bin`` (or a pointer to another model)."""
     path = locate(source, cache=cache)
+    if path.is_dir():
+        from .hf_format import load_hf_folder
+
+        return load_hf_folder(path)
     package = read_checkpoint(path)
     if not is_audiocraft_package(package):
         if isinstance(package, dict) and _release_name_of_state(package):

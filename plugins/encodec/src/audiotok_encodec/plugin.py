@@ -37,6 +37,9 @@ SPECS = (ENCODEC_24KHZ, ENCODEC_48KHZ, ENCODEC_32KHZ, AUDIOGEN_16KHZ)
 RELEASES = {"encodec_24khz": ENCODEC_24KHZ, "encodec_48khz": ENCODEC_48KHZ}
 _HUB_REPOS = ((re.compile(r"^facebook/musicgen-[\w.\-]+$"), ENCODEC_32KHZ),
               (re.compile(r"^facebook/audiogen-[\w.\-]+$"), AUDIOGEN_16KHZ))
+# AudioCraft's //pretrained/ names of transformers-format repos (what pointer exports refer to).
+_HF_REPOS = {"facebook/encodec_32khz": ENCODEC_32KHZ, "facebook/encodec_24khz": ENCODEC_24KHZ,
+             "facebook/encodec_48khz": ENCODEC_48KHZ}
 _OUR_FILE = re.compile(r"^(compression_state_dict.*\.bin|encodec_(24|48)khz.*\.th)$")
 _CANDIDATE_SUFFIXES = (".bin", ".th", ".pt")
 
@@ -55,6 +58,8 @@ def claim_identifier(identifier: str) -> TokenizerSpec | None:
     name = identifier[len("//pretrained/"):] if pretrained else identifier
     if name in RELEASES and pretrained:
         return RELEASES[name]
+    if pretrained and name in _HF_REPOS:
+        return _HF_REPOS[name].replace(options={"source": name})
     for pattern, spec in _HUB_REPOS:
         if pattern.match(name):
             return spec.replace(options={"source": name})
@@ -62,6 +67,8 @@ def claim_identifier(identifier: str) -> TokenizerSpec | None:
     try:
         if path.is_dir() and (path / "compression_state_dict.bin").is_file():
             path = path / "compression_state_dict.bin"
+        elif pretrained and path.is_dir() and (path / "config.json").is_file():
+            return _claim_hf_folder(path)
         elif not (path.is_file() and (path.suffix in _CANDIDATE_SUFFIXES or pretrained)):
             return None
     except OSError:
@@ -69,3 +76,26 @@ def claim_identifier(identifier: str) -> TokenizerSpec | None:
     from ._claim import claim_file  # imports torch: only for a plausible checkpoint file
 
     return claim_file(path, strict=bool(_OUR_FILE.match(path.name)) or pretrained)
+
+
+def _claim_hf_folder(path: Path) -> TokenizerSpec | None:
+    """Facts of a transformers-format EnCodec folder from its config.json (no torch)."""
+    import json
+    import math
+
+    try:
+        cfg = json.loads((path / "config.json").read_text())
+        if cfg.get("model_type") != "encodec":
+            return None
+        sample_rate, bins = int(cfg.get("sampling_rate", 24000)), int(cfg.get("codebook_size", 1024))
+        hop = math.prod(cfg.get("upsampling_ratios", (8, 5, 4, 2)))
+        frame_rate = math.ceil(sample_rate / hop)
+        n_q = int(1000 * max(cfg.get("target_bandwidths", (24.0,))) // (
+            frame_rate * math.ceil(math.log2(bins))))
+        return TokenizerSpec(
+            name="encodec_checkpoint", factory=FACTORY, sample_rate=sample_rate,
+            channels=int(cfg.get("audio_channels", 1)), frame_rate=sample_rate / hop,
+            cardinality=bins, num_codebooks=n_q, install_hint=HINT, options={"source": str(path)},
+            description=f"EnCodec in transformers' layout {path}")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None

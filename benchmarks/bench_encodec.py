@@ -1,0 +1,202 @@
+"""Encode throughput of the native EnCodec vs its references, MusicGen 32 kHz architecture.
+
+Builds the MusicGen 32 kHz EnCodec (AudioCraft ``encodec_large_nq4_s640``: ratios 8,5,4,4,
+64 filters, 2 LSTM layers, 4 x 2048 RVQ, pad_mode constant, true skip) with random weights and
+codebooks filled from encoder residuals, saves it as an AudioCraft export, and times, in this
+process and on identical weights:
+
+- ``audiotok_encodec`` (loaded from the export through ``audiotok.load``);
+- the reference SEANet/RVQ: AudioCraft's ``EncodecModel`` if importable, else Meta's ``encodec``
+  modules, which AudioCraft's SEANet/RVQ were copied from (same ops, same weight-norm hooks);
+- transformers' ``EncodecModel`` (weights converted, ``pad_mode="constant"``).
+
+Codes are checked bit-identical first. Reports audio-seconds per second, speed-up ratios and
+GFLOP/s (conv/LSTM/matmul FLOPs counted analytically) against a measured fp32 matmul peak.
+
+    python benchmarks/bench_encodec.py [--seconds 10] [--batch 1 8] [--repeats 3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import yaml
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+SR = 32000
+SEANET: dict[str, Any] = dict(
+    dimension=128, n_filters=64, n_residual_layers=1, ratios=[8, 5, 4, 4], activation="ELU",
+    activation_params={"alpha": 1.0}, norm="weight_norm", norm_params={}, kernel_size=7,
+    residual_kernel_size=3, last_kernel_size=7, dilation_base=2, pad_mode="constant",
+    true_skip=True, compress=2, lstm=2)
+
+
+def build_reference() -> tuple[torch.nn.Module, str]:
+    """The reference EncodecModel (AudioCraft if installed, else Meta's encodec modules)."""
+    torch.manual_seed(0)
+    try:
+        from audiocraft.models.encodec import EncodecModel as ACModel  # type: ignore
+        from audiocraft.modules import SEANetDecoder, SEANetEncoder  # type: ignore
+        from audiocraft.quantization import ResidualVectorQuantizer  # type: ignore
+
+        enc, dec = SEANetEncoder(channels=1, **SEANET), SEANetDecoder(channels=1, **SEANET)
+        rvq = ResidualVectorQuantizer(dimension=128, n_q=4, bins=2048)
+        model = ACModel(enc, dec, rvq, frame_rate=50, sample_rate=SR, channels=1).eval()
+        name = "audiocraft"
+    except Exception:
+        from encodec import modules as em
+        from encodec import quantization as eq
+        from encodec.model import EncodecModel
+
+        enc, dec = em.SEANetEncoder(channels=1, **SEANET), em.SEANetDecoder(channels=1, **SEANET)
+        rvq = eq.ResidualVectorQuantizer(dimension=128, n_q=4, bins=2048)
+        model = EncodecModel(enc, dec, rvq, [2.2], SR, 1).eval()
+        name = "encodec-modules"
+    fill_codebooks(model)
+    return model, name
+
+
+@torch.no_grad()
+def fill_codebooks(model: Any) -> None:
+    """Codebooks from encoder residual frames plus jitter (a random model's are all zero)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 1, SR, generator=g) * 0.1
+    z = model.encoder(x)
+    residual = z.transpose(1, 2).reshape(-1, z.shape[1])
+    for layer in model.quantizer.vq.layers:
+        cb = layer._codebook
+        idx = torch.randint(0, residual.shape[0], (cb.embed.shape[0],), generator=g)
+        cb.embed.copy_(residual[idx] + 0.5 * residual.std() * torch.randn(cb.embed.shape,
+                                                                           generator=g))
+        cb.inited.fill_(1)
+        residual = residual - cb.dequantize(cb.quantize(residual))
+
+
+def reference_encode(model: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name == "audiocraft":
+        return lambda x: model.encode(x)[0]
+    return lambda x: model.encode(x)[0][0]
+
+
+def build_hf(state: dict[str, torch.Tensor]) -> Any:
+    """transformers' EncodecModel with the same weights."""
+    from transformers import EncodecConfig, EncodecModel
+
+    cfg = EncodecConfig(target_bandwidths=[2.2], sampling_rate=SR, audio_channels=1,
+                        normalize=False, upsampling_ratios=[8, 5, 4, 4], num_filters=64,
+                        codebook_size=2048, use_causal_conv=False, use_conv_shortcut=False,
+                        pad_mode="constant")
+    model = EncodecModel(cfg).eval()
+    mapped = {}
+    for key, value in state.items():
+        key = key.replace(".model.", ".layers.").replace(".conv.conv.", ".conv.")
+        key = key.replace(".convtr.convtr.", ".conv.").replace("quantizer.vq.layers", "quantizer.layers")
+        key = key.replace("._codebook.", ".codebook.")
+        key = re.sub(r"\.weight_g$", ".parametrizations.weight.original0", key)
+        key = re.sub(r"\.weight_v$", ".parametrizations.weight.original1", key)
+        mapped[key] = value
+    model.load_state_dict(mapped, strict=True)
+    return model
+
+
+def encoder_flops(seconds: float, batch: int) -> float:
+    """Multiply-adds x 2 of the encoder (convs, LSTM) and the RVQ distance matmuls."""
+    t, ch, flops = SR * seconds, 64, 0.0
+    flops += 2 * t * 1 * ch * 7
+    for ratio in reversed(SEANET["ratios"]):
+        flops += 2 * t * (ch * (ch // 2) * 3 + (ch // 2) * ch)  # residual block
+        t /= ratio
+        flops += 2 * t * ch * (2 * ch) * 2 * ratio  # strided conv
+        ch *= 2
+    flops += 2 * 2 * t * 4 * ch * (ch + ch)  # 2 LSTM layers, 4 gates, input + hidden
+    flops += 2 * t * ch * 128 * 7
+    flops += 4 * 2 * t * 128 * 2048  # RVQ distances
+    return flops * batch
+
+
+def matmul_peak() -> float:
+    """Measured fp32 GFLOP/s of a large matmul on this machine (best of 5)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        best = min(best, (time.perf_counter() - t0) / 4)
+    return 2 * 1024**3 / best / 1e9
+
+
+def timeit(fn: Callable[[], Any], repeats: int) -> float:
+    with torch.inference_mode():
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import audiotok
+
+    ref, ref_name = build_reference()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compression_state_dict.bin"
+        cfg = {"sample_rate": SR, "channels": 1, "compression_model": "encodec",
+               "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": "${sample_rate}",
+                           "channels": "${channels}", "causal": False, "renormalize": False},
+               "seanet": {**SEANET, "channels": "${channels}", "causal": "${encodec.causal}",
+                          "encoder": {}, "decoder": {}},
+               "rvq": {"n_q": 4, "bins": 2048}}
+        torch.save({"best_state": ref.state_dict(), "xp.cfg": yaml.safe_dump(cfg),
+                    "version": "1.3.0", "exported": True}, path)
+        ours = audiotok.load(str(path))
+    hf = build_hf(ref.state_dict())
+    ref_encode = reference_encode(ref, ref_name)
+    peak = matmul_peak()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak "
+          f"{peak:.1f} GFLOP/s; reference = {ref_name}; input {args.seconds:g} s mono 32 kHz")
+    print(f"{'batch':>5} {'model':<16} {'s/call':>8} {'audio-s/s':>10} {'GFLOP/s':>8} "
+          f"{'%peak':>6} {'ours x':>7}")
+    for batch in args.batch:
+        g = torch.Generator().manual_seed(batch)
+        wav = 0.1 * torch.randn(batch, 1, int(args.seconds * SR), generator=g)
+        with torch.inference_mode():
+            codes = ours.encode(wav)[0]
+            assert torch.equal(codes, ref_encode(wav)), "codes differ from the reference"
+            hf_codes = hf.encode(wav, bandwidth=2.2).audio_codes[0]
+            assert torch.equal(codes, hf_codes), "codes differ from transformers"
+            assert codes[:, 0].unique().numel() > 16, "degenerate codes"
+        flops = encoder_flops(args.seconds, batch)
+        timings = {"audiotok_encodec": timeit(lambda: ours.encode(wav), args.repeats),
+                   ref_name: timeit(lambda: ref_encode(wav), args.repeats),
+                   "transformers": timeit(lambda: hf.encode(wav, bandwidth=2.2), args.repeats)}
+        for name, sec in timings.items():
+            rate = batch * args.seconds / sec
+            print(f"{batch:>5} {name:<16} {sec:>8.3f} {rate:>10.1f} {flops / sec / 1e9:>8.1f} "
+                  f"{100 * flops / sec / 1e9 / peak:>5.1f}% {sec / timings['audiotok_encodec']:>6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
