@@ -73,4 +73,4 @@ def claim_identifier(identifier: str) -> TokenizerSpec | None:
     return base.replace(
         name=_file_name(path), aliases=(), options={"checkpoint": str(path)},
         description=f"DAC checkpoint {path}",
-        **{k: v for k, v in facts.items() if k != "hop_length"})
+        **facts)

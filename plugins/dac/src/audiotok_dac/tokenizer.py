@@ -165,17 +165,17 @@ def _read_release(path: Path) -> tuple[dict[str, Any], Mapping[str, Tensor]]:
     """``(kwargs, state_dict)`` of a DAC release file, loaded with ``weights_only=True``."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if _is_torch_package(path):
+        raise CheckpointError(f"{path}: refused to load a torch.package archive (DAC.save's "
+                              "default, it runs packaged code); re-save the model with "
+                              "DAC.save(path, package=False)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        package = _is_torch_package(path)
         raise CheckpointError(
-            f"{path}: refused to load: "
-            + ("it is a torch.package archive (DAC.save's default); re-save it with "
-               "DAC.save(path, package=False)" if package else
-               f"the pickle is not plain weights ({reason}); only state dicts are loaded "
-               "(torch.load weights_only=True), never arbitrary objects")) from None
+            f"{path}: refused to load: the pickle is not plain weights ({reason}); only state "
+            "dicts are loaded (torch.load weights_only=True), never arbitrary objects") from None
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: "
                               f"{exc})") from None
