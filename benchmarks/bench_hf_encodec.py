@@ -26,9 +26,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 import audiotok
+import torch
 from audiotok_hf_encodec._config import HUB_CONFIGS
 
 warnings.filterwarnings("ignore")
@@ -75,6 +74,30 @@ def compare(wrapper: Callable[[], object], direct: Callable[[], object], repeats
     return a, b
 
 
+@torch.inference_mode()
+def bench_one(folder: Path, args: argparse.Namespace, device: torch.device,
+              ) -> dict[str, tuple[list[float], list[float]]]:
+    """Encode and decode times of wrapper vs direct transformers calls for one saved model."""
+    tok = audiotok.load(str(folder), device=device)
+    model, bandwidth = tok.model, tok.bandwidth
+    gen = torch.Generator().manual_seed(0)
+    wav = 0.3 * torch.randn(args.batch, tok.channels, round(args.seconds * tok.sample_rate),
+                            generator=gen).to(device)
+    codes, scale = tok.encode(wav)
+    ref_codes, ref_scales, pad = model.encode(wav, bandwidth=bandwidth, return_dict=False)
+    flat = torch.cat(list(ref_codes), dim=-1)
+    assert torch.equal(codes, flat[..., : flat.shape[-1] - pad]), "codes differ"
+    return {
+        "encode": compare(lambda: tok.encode(wav),
+                          lambda: model.encode(wav, bandwidth=bandwidth, return_dict=False),
+                          args.repeats, device),
+        "decode": compare(lambda: tok.decode(codes, scale),
+                          lambda: model.decode(ref_codes, ref_scales, last_frame_pad_length=pad,
+                                               return_dict=False),
+                          args.repeats, device),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -95,25 +118,7 @@ def main() -> None:
         for repo in args.configs:
             folder = Path(tmp) / repo.split("/")[1]
             build(repo, folder)
-            tok = audiotok.load(str(folder), device=device)
-            model, bandwidth = tok.model, tok.bandwidth
-            gen = torch.Generator().manual_seed(0)
-            wav = 0.3 * torch.randn(args.batch, tok.channels, round(args.seconds * tok.sample_rate),
-                                    generator=gen).to(device)
-            with torch.inference_mode():
-                codes, scale = tok.encode(wav)
-                out = model.encode(wav, bandwidth=bandwidth, return_dict=False)
-                pad = out[2]
-                flat = torch.cat(list(out[0]), dim=-1)
-                assert torch.equal(codes, flat[..., : flat.shape[-1] - pad]), "codes differ"
-                enc = compare(lambda: tok.encode(wav),
-                              lambda: model.encode(wav, bandwidth=bandwidth, return_dict=False),
-                              args.repeats, device)
-                dec = compare(lambda: tok.decode(codes, scale),
-                              lambda: model.decode(out[0], out[1], last_frame_pad_length=pad,
-                                                   return_dict=False),
-                              args.repeats, device)
-            for op, (ours, theirs) in (("encode", enc), ("decode", dec)):
+            for op, (ours, theirs) in bench_one(folder, args, device).items():
                 a, b = statistics.median(ours), statistics.median(theirs)
                 print(f"{repo:24} {op:7} {a * 1e3:11.2f} {b * 1e3:10.2f} {a / b:7.3f} "
                       f"{min(ours) / min(theirs):10.3f}")

@@ -1,11 +1,10 @@
-"""Codes and audio equal transformers' own EncodecModel on the same saved weights, every bandwidth."""
+"""Codes and audio equal transformers' EncodecModel on the same saved weights, every bandwidth."""
 
 from __future__ import annotations
 
+import audiotok
 import pytest
 import torch
-
-import audiotok
 from audiotok_hf_encodec._config import HUB_CONFIGS
 
 REPOS = tuple(HUB_CONFIGS)
@@ -16,7 +15,7 @@ SAMPLES = {"facebook/encodec_24khz": 6000, "facebook/encodec_32khz": 8000,
 
 
 def flatten(codes: torch.Tensor, pad: int) -> torch.Tensor:
-    """transformers' ``[n_chunks, B, K, P]`` -> ``[B, K, n_chunks * P - pad]`` (the documented layout)."""
+    """transformers' ``[n_chunks, B, K, P]`` -> ``[B, K, n_chunks * P - pad]`` (our layout)."""
     flat = torch.cat(list(codes), dim=-1)
     return flat[..., : flat.shape[-1] - pad]
 
@@ -118,11 +117,38 @@ def test_frame_layout_is_invertible(checkpoints, audio):
         frames = sum(layout)
         assert seen.setdefault(frames, layout) == layout
         assert tok._layout(frames) == layout
-    missing = sorted(set(range(1, max(seen))) - set(seen))
-    for frames in missing[:5]:  # lengths no input produces are refused
-        if all(tok.frames_for_samples(t) != frames for t in range(1, frames * 320 + 1, 1)):
-            with pytest.raises(audiotok.InvalidCodesError, match="not a length"):
-                tok._layout(frames)
+    assert set(seen) == set(range(1, max(seen) + 1))  # every F up to the max is produced
+
+
+def test_generic_chunked_config(audio):
+    """A tiny chunked, unnormalized config (chunk 4 hops, stride 2): frame counts jump there."""
+    from audiotok_hf_encodec.model import HFEncodecTokenizer
+    from transformers import EncodecConfig, EncodecModel
+
+    torch.manual_seed(0)
+    config = EncodecConfig(sampling_rate=400, audio_channels=1, upsampling_ratios=[2, 2],
+                           chunk_length_s=0.04, overlap=0.5, target_bandwidths=[0.2, 0.4],
+                           num_filters=2, hidden_size=8, codebook_dim=8, codebook_size=4,
+                           num_lstm_layers=1, use_causal_conv=False)
+    model = EncodecModel(config).eval()
+    for layer in model.quantizer.layers:
+        layer.codebook.embed.normal_()
+    tok = HFEncodecTokenizer(model)
+    assert (tok.allowed_num_codebooks, tok.uses_scale, tok.frame_rate) == ((1, 2), False, 100.0)
+    assert tok.chunk_frames(9) == (3, 1) and tok.frames_for_samples(8) == 2  # F jumps 2 -> 4
+    with pytest.raises(audiotok.InvalidCodesError, match="3 frames is not a length"):
+        tok.decode(torch.zeros(1, 2, 3, dtype=torch.long))
+    for length in (5, 9, 12, 16, 24, 40):  # lengths transformers itself can stack
+        wav = audio(400, 1, length / 400, seed=length)
+        with torch.no_grad():
+            ref_codes, ref_scales, pad = model.encode(wav, bandwidth=0.4, return_dict=False)
+            codes, scale = tok.encode(wav)
+            audio_out = tok.decode(codes, scale)
+            ref_audio = model.decode(ref_codes, ref_scales, last_frame_pad_length=pad,
+                                     return_dict=False)[0]
+        assert scale is None and torch.equal(codes, flatten(ref_codes, pad))
+        assert codes.shape[-1] == tok.frames_for_samples(length)
+        assert_audio_close(audio_out, ref_audio)
 
 
 def test_default_is_all_codebooks_unlike_transformers(checkpoints, references, audio):

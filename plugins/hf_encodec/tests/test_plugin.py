@@ -7,9 +7,8 @@ import subprocess
 import sys
 import warnings
 
-import pytest
-
 import audiotok
+import pytest
 from audiotok_hf_encodec import plugin
 from audiotok_hf_encodec._config import HUB_CONFIGS, ConfigError, facts_from_config, find_config
 

@@ -1,5 +1,5 @@
-"""audiotok plugin: transformers' EnCodec (``facebook/encodec_24khz``, ``_32khz``, ``_48khz``, any Hub EnCodec).
+"""audiotok plugin: transformers' EnCodec (``facebook/encodec_24khz``, ``_32khz``, ``_48khz``, ...).
 
-Load through audiotok (``audiotok.load("hf_encodec_24khz")`` or ``audiotok.load("facebook/encodec_48khz")``);
-importing this package does not import torch or transformers.
+Load through audiotok (``audiotok.load("hf_encodec_24khz")``, ``audiotok.load("facebook/
+encodec_48khz")``); importing this package imports neither torch nor transformers.
 """

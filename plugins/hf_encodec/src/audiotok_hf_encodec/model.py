@@ -11,9 +11,9 @@ with ``last_frame_pad_length`` zeros) and one ``[B, 1]`` scale per chunk. audiot
 
 Every chunk's frame count is a non-decreasing function of ``T``, so ``F`` alone determines the
 split into chunks; ``decode`` rebuilds transformers' tensors from it and calls
-``EncodecModel.decode(..., last_frame_pad_length=...)``. The decoded chunks overlap (48 kHz:
-480 samples each), so the 48 kHz output has ``T' = sum(chunk samples) - (n_chunks - 1) * overlap``
-samples, 1% fewer than ``F * hop`` for multi-chunk inputs.
+``EncodecModel.decode(..., last_frame_pad_length=...)``. Decoded chunks overlap (48 kHz: 480
+samples), so the output has ``T' = stride * (n_chunks - 1) + hop * last_chunk_frames`` samples,
+480 fewer than ``F * hop`` per chunk boundary.
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from audiotok import AudioTokenizer, CheckpointError, InvalidCodesError, MissingDependencyError
-from audiotok import InvalidAudioError, TokenizerSpec
+from audiotok import (
+    AudioTokenizer,
+    CheckpointError,
+    InvalidAudioError,
+    InvalidCodesError,
+    MissingDependencyError,
+    TokenizerSpec,
+)
 from torch import Tensor
 
 from ._config import HUB_CONFIGS, ConfigError, EncodecFacts, _offline, facts_from_config
@@ -153,6 +159,8 @@ class HFEncodecTokenizer(AudioTokenizer):
                 raise InvalidCodesError(
                     f"{self.name}: {frames} frames is not a length encode produces (chunked "
                     f"model); nearest: {sum(layout)} (see tokenizer.frames_for_samples)")
+            if len(self._layouts) > 4096:
+                self._layouts.clear()
             self._layouts[frames] = layout
         return layout
 
@@ -231,7 +239,7 @@ class HFEncodecTokenizer(AudioTokenizer):
         if len(set(layout[:-1])) > 1:
             stride = self._facts.chunk_stride
             pieces = [self.model._decode_frame(c, s)
-                      for c, s in zip(codes.split(list(layout), dim=-1), scales)]
+                      for c, s in zip(codes.split(list(layout), dim=-1), scales, strict=True)]
             return self.model._linear_overlap_add(pieces, stride)
         per_chunk, pad = layout[0], layout[0] - layout[-1]
         if n == 1:
@@ -263,7 +271,8 @@ def _transformers() -> Any:
     return transformers
 
 
-def _not_found(source: str, exc: Exception, offline: bool, cache_dir: str | None) -> CheckpointError:
+def _not_found(source: str, exc: Exception, offline: bool, cache_dir: str | None,
+               ) -> CheckpointError:
     where = f" in {cache_dir}" if cache_dir else " in the Hugging Face cache"
     if offline:
         return CheckpointError(

@@ -19,7 +19,8 @@ FACTORY = "audiotok_hf_encodec.model:load"
 REQUIRES = ("transformers>=4.54",)
 INSTALL_HINT = "pip install audiotok-hf-encodec"
 _DESCRIPTIONS = {
-    "facebook/encodec_24khz": "EnCodec 24 kHz mono, 1.5-24 kbps (transformers, facebook/encodec_24khz)",
+    "facebook/encodec_24khz": "EnCodec 24 kHz mono, 1.5-24 kbps "
+                              "(transformers, facebook/encodec_24khz)",
     "facebook/encodec_32khz": "EnCodec 32 kHz mono, 2.2 kbps, MusicGen's tokenizer "
                               "(transformers, facebook/encodec_32khz)",
     "facebook/encodec_48khz": "EnCodec 48 kHz stereo, 3-24 kbps, 1 s chunks, normalized "
