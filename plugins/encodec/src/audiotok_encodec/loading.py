@@ -123,7 +123,9 @@ def _hub_file(repo_id: str, *, cache: str | None = None) -> Path:
         try:
             files = [Path(hf_hub_download(repo_id, name, cache_dir=cache)) for name in filenames]
         except Exception as exc:
-            errors.append(f"{filenames[-1]}: {type(exc).__name__}")
+            errors.append(f"{filenames[-1]}: {type(exc).__name__}: {str(exc)[:120]}")
+            if type(exc).__name__ not in ("EntryNotFoundError", "RemoteEntryNotFoundError"):
+                break  # offline, no such repo, no access: trying other files cannot help
             continue
         return files[0] if len(files) == 1 else files[0].parent
     raise CheckpointError(f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from "

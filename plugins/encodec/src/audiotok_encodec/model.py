@@ -178,7 +178,7 @@ class EncodecTokenizer(AudioTokenizer):
         return codes, (torch.cat(scales, dim=1) if scales[0] is not None else None)  # type: ignore
 
     def _segment_sizes(self, frames: int, n_segments: int) -> list[int]:
-        full = -(-self.config.segment_length // self.hop_length)  # type: ignore[operator]
+        full = self._segment_frames()
         sizes = [full] * (n_segments - 1) + [frames - full * (n_segments - 1)]
         if n_segments > 1 and sizes[-1] < 1:  # the one but last segment was cut short
             sizes[-2] -= 1 - sizes[-1]
@@ -212,6 +212,7 @@ class EncodecTokenizer(AudioTokenizer):
         return _linear_overlap_add(frames, stride)
 
     def _segment_frames(self) -> int:
+        """Frames of a full segment."""
         return -(-self.config.segment_length // self.hop_length)  # type: ignore[operator]
 
     def _decode_latent(self, codes: Tensor) -> Tensor:

@@ -341,14 +341,14 @@ def fold_weight_norm(state: dict[str, Tensor]) -> dict[str, Tensor]:
                 out[prefix + ".weight"] = torch._weight_norm(v, value, 0)
                 break
             if key.endswith(v_suffix):
-                if prefix_of(key, v_suffix) + g_suffix not in state:
-                    raise KeyError(f"{key} has no matching {prefix_of(key, v_suffix) + g_suffix}")
+                if _prefix_of(key, v_suffix) + g_suffix not in state:
+                    raise KeyError(f"{key} has no matching {_prefix_of(key, v_suffix) + g_suffix}")
                 break
         else:
             out[key] = value
     return out
 
 
-def prefix_of(key: str, suffix: str) -> str:
+def _prefix_of(key: str, suffix: str) -> str:
     """``key`` without ``suffix``."""
     return key[: -len(suffix)]
