@@ -10,10 +10,9 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import audiotok
 import pytest
 import torch
-
-import audiotok
 from audiotok import CheckpointError, UnknownTokenizerError
 
 _LIGHT = """
@@ -21,7 +20,8 @@ import json, sys
 import audiotok
 names = [s.name for s in audiotok.list_tokenizers("dac*")]
 spec = audiotok.resolve(sys.argv[1]) if len(sys.argv) > 1 else None
-heavy = sorted(m for m in ("torch", "dac", "audiotools", "audiotok_dac.tokenizer") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "dac", "audiotools", "audiotok_dac.tokenizer")
+               if m in sys.modules)
 print(json.dumps({"names": names, "heavy": heavy,
                   "spec": spec.to_dict() if spec else None}))
 """

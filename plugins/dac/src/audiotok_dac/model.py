@@ -1,4 +1,4 @@
-"""A native PyTorch implementation of the DAC network (Kumar et al. 2023, descript-audio-codec 1.0.0).
+"""A native PyTorch DAC network (Kumar et al. 2023; descript-audio-codec 1.0.0).
 
 The modules mirror ``dac.model.dac`` layer for layer, with the same ``state_dict`` keys
 (``encoder.block.*``, ``quantizer.quantizers.*``, ``decoder.model.*``, weight-norm pairs
@@ -25,7 +25,7 @@ Interval = tuple[int, int]  # inclusive [lo, hi] sample (or frame) indices
 
 
 class Snake1d(nn.Module):
-    """Snake activation ``x + sin(alpha x)^2 / (alpha + 1e-9)`` with a learned ``alpha[1, C, 1]``."""
+    """Snake activation ``x + sin(alpha x)^2 / (alpha + 1e-9)``, learned ``alpha[1, C, 1]``."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -228,7 +228,7 @@ class VectorQuantize(nn.Module):
         self.codebook = nn.Embedding(codebook_size, codebook_dim)
 
     def quantize(self, residual: Tensor) -> tuple[Tensor, Tensor]:
-        """``residual[B, D, F]`` -> (indices ``[B, F]``, this stage's contribution ``[B, D, F]``)."""
+        """``residual[B, D, F]`` -> (indices ``[B, F]``, the stage's output ``[B, D, F]``)."""
         z_e = self.in_proj(residual)
         batch, dim = z_e.shape[:2]
         encodings = F.normalize(z_e.transpose(1, 2).reshape(-1, dim))

@@ -53,7 +53,7 @@ DAC_DEFAULTS: dict[str, Any] = {
 
 
 def cache_dir() -> Path:
-    """Where downloaded weights live: ``$AUDIOTOK_DAC_CACHE`` or DAC's own ``~/.cache/descript/dac``."""
+    """Download directory: ``$AUDIOTOK_DAC_CACHE`` or DAC's own ``~/.cache/descript/dac``."""
     env = os.environ.get("AUDIOTOK_DAC_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "descript" / "dac"
 

@@ -172,7 +172,10 @@ def _read_release(path: Path) -> tuple[dict[str, Any], Mapping[str, Tensor]]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torch's message suggests weights_only=False; pass on only the line naming the culprit.
+        lines = [line.strip() for line in str(exc).splitlines()
+                 if "GLOBAL" in line or "Unsupported" in line]
+        reason = lines[0] if lines else type(exc).__name__
         raise CheckpointError(
             f"{path}: refused to load: the pickle is not plain weights ({reason}); only state "
             "dicts are loaded (torch.load weights_only=True), never arbitrary objects") from None
@@ -282,7 +285,8 @@ def load(spec: TokenizerSpec, *, checkpoint: str | os.PathLike[str] | None = Non
             default: the official release of ``spec`` (``release``), downloaded into the cache.
         chunk_seconds: window length for encoding/decoding long inputs (None: never chunk).
         release: which official release to fetch (a key of ``RELEASES``; set by the plugin).
-        cache_dir: download directory (default ``$AUDIOTOK_DAC_CACHE`` or ``~/.cache/descript/dac``).
+        cache_dir: download directory (default: ``$AUDIOTOK_DAC_CACHE`` or
+            ``~/.cache/descript/dac``).
     """
     if checkpoint is None:
         if release not in RELEASES:
