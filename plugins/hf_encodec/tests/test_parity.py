@@ -59,7 +59,7 @@ def test_codes_and_audio_equal_transformers(repo, checkpoints, references, audio
     assert all(len(torch.unique(codes[:, i])) > 8 for i in range(codes.shape[1]))
 
 
-def test_48khz_chunk_layout(checkpoints, audio):
+def test_48khz_chunk_layout(checkpoints, audio, tmp_path):
     """Two chunks: 150 + 10 frames, a [B, 2] scale, overlap-added output; bad scales refused."""
     tok = audiotok.load("hf_encodec_48khz", checkpoint=checkpoints["facebook/encodec_48khz"])
     tok.set_num_codebooks(2)
@@ -72,6 +72,10 @@ def test_48khz_chunk_layout(checkpoints, audio):
     assert codes.shape == (1, 2, 160) and scale.shape == (1, 2)
     # overlap-added: 47520 + 10 * 320 samples, 480 fewer than F * hop
     assert out.shape == (1, 2, 47520 + 10 * 320)
+    saved = audiotok.load_tokens(audiotok.save_tokens(tmp_path / "t.safetensors", codes, scale,
+                                                      tokenizer=tok, num_samples=wav.shape[-1]))
+    with torch.no_grad():  # a token file keeps the per-chunk scales
+        assert torch.equal(tok.decode(saved.codes, saved.scale), out)
     with pytest.raises(audiotok.InvalidCodesError, match=r"scale must be \[1, 2\]"):
         tok.decode(codes, scale[:, :1])
     with pytest.raises(audiotok.InvalidCodesError, match="scale"):
