@@ -183,8 +183,8 @@ class HFEncodecTokenizer(AudioTokenizer):
                 or mask.shape[0] != wav.shape[0] or mask.shape[-1] != wav.shape[-1] \
                 or (mask.dim() == 3 and mask.shape[1] not in (1, wav.shape[1])):
             shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
-            raise InvalidAudioError(f"{self.name}: padding_mask must be [B, T] or [B, 1, T] "
-                                    f"matching audio {tuple(wav.shape)}, got {shape}")
+            raise InvalidAudioError(f"{self.name}: padding_mask must be [B, T], [B, 1, T] or "
+                                    f"[B, C, T] matching audio {tuple(wav.shape)}, got {shape}")
         mask = mask.to(wav.device).bool()
         return mask[:, None] if mask.dim() == 2 else mask
 
