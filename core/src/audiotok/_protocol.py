@@ -143,13 +143,13 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
             raise InvalidAudioError(f"{self.name}: expects {self.channels} channel(s), got "
                                     f"{wav.shape[1]}; audiotok.read_audio(path, channels="
                                     f"{self.channels}) down/up-mixes")
+        if wav.device != self.device:
+            raise InvalidAudioError(f"{self.name}: audio is on {wav.device}, the tokenizer on "
+                                    f"{self.device}; move it with wav.to(tokenizer.device)")
         if wav.shape[0] == 0 or wav.shape[-1] == 0:
             raise InvalidAudioError(f"{self.name}: empty audio {tuple(wav.shape)}")
         if not bool(torch.isfinite(wav).all()):
             raise InvalidAudioError(f"{self.name}: audio contains NaN or infinite samples")
-        if wav.device != self.device:
-            raise InvalidAudioError(f"{self.name}: audio is on {wav.device}, the tokenizer on "
-                                    f"{self.device}; move it with wav.to(tokenizer.device)")
         return wav if wav.dtype == torch.float32 else wav.float()
 
     def check_codes(self, codes: Any) -> Tensor:
@@ -166,11 +166,17 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
         if not 1 <= k <= self.total_codebooks:
             raise InvalidCodesError(f"{self.name}: got {k} codebooks, expected 1.."
                                     f"{self.total_codebooks} (active: {self.num_codebooks})")
+        if codes.device != self.device:
+            try:
+                codes = codes.to(self.device)
+            except (RuntimeError, NotImplementedError) as exc:
+                raise InvalidCodesError(f"{self.name}: cannot move codes from {codes.device} to "
+                                        f"{self.device} ({exc})") from exc
+        if codes.shape[0] == 0:
+            raise InvalidCodesError(f"{self.name}: empty batch of codes")
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.cardinality):
             raise InvalidCodesError(f"{self.name}: codes out of range [0, {self.cardinality}): got "
                                     f"[{int(codes.min())}, {int(codes.max())}]")
-        if codes.device != self.device:
-            codes = codes.to(self.device)
         return codes.long()
 
     def encode(self, wav: Tensor) -> tuple[Tensor, Tensor | None]:

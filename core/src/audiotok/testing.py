@@ -10,12 +10,13 @@ lengths (including shorter than one hop) and K with hypothesis (``pip install au
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._protocol import AudioTokenizer
 
-__all__ = ["check_tokenizer", "check_static_facts"]
+__all__ = ["check_tokenizer", "check_static_facts", "check_bad_inputs", "check_determinism"]
 
 
 def check_static_facts(tokenizer: AudioTokenizer) -> None:
@@ -47,6 +48,92 @@ def check_static_facts(tokenizer: AudioTokenizer) -> None:
         assert spec.allowed_num_codebooks == tokenizer.allowed_num_codebooks
 
 
+def _expect(error: type[Exception], what: str, fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except error:
+        return
+    except Exception as exc:  # noqa: BLE001 - reported as a protocol violation
+        raise AssertionError(f"{what}: raised {type(exc).__name__} ({exc}), expected "
+                             f"audiotok.{error.__name__}") from exc
+    raise AssertionError(f"{what}: accepted, expected audiotok.{error.__name__}")
+
+
+def check_bad_inputs(tokenizer: AudioTokenizer) -> None:
+    """Every bad input gets its specific audiotok error: NaN/inf, empty, wrong rank, wrong channel
+    count, integer dtype, wrong device; codes out of range, negative, float, wrong K, wrong rank;
+    a missing scale where decode needs one. Audio shorter than one hop is valid (F = 1)."""
+    import torch
+
+    from ._errors import InvalidAudioError, InvalidCodesError
+
+    c, hop = tokenizer.channels, tokenizer.hop_length or 1
+    dev = tokenizer.device
+    good = torch.zeros(1, c, 4 * hop, device=dev)
+    bad_audio = {
+        "NaN sample": good.clone().index_fill_(2, torch.tensor([1], device=dev), float("nan")),
+        "inf sample": good.clone().index_fill_(2, torch.tensor([1], device=dev), float("inf")),
+        "empty audio": good[..., :0],
+        "empty batch": good[:0],
+        "rank 2 audio": good[0],
+        "rank 4 audio": good[None],
+        "wrong channel count": torch.zeros(1, c + 1, 4 * hop, device=dev),
+        "int16 audio": torch.zeros(1, c, 4 * hop, dtype=torch.int16, device=dev),
+        "audio on the meta device": torch.zeros(1, c, 4 * hop, device="meta"),
+        "a list": [[0.0] * 8],
+    }
+    for what, wav in bad_audio.items():
+        _expect(InvalidAudioError, what, lambda wav=wav: tokenizer.encode(wav))  # type: ignore[misc]
+    with torch.inference_mode():
+        codes, scale = tokenizer.encode(torch.zeros(1, c, 1, device=dev) + 0.01)
+    assert codes.shape[-1] == tokenizer.frames_for_samples(1) >= 1, "1-sample audio must encode"
+    k, card = codes.shape[1], tokenizer.cardinality
+    bad_codes = {
+        "code == cardinality": codes.clone().fill_(card),
+        "negative code": codes.clone().fill_(-1),
+        "float codes": codes.float(),
+        "bool codes": codes.bool(),
+        "too many codebooks": torch.zeros(1, tokenizer.total_codebooks + 1, 2, dtype=torch.long),
+        "zero codebooks": codes[:, :0],
+        "rank 2 codes": codes[0],
+        "not a tensor": codes.tolist(),
+    }
+    for what, bad in bad_codes.items():
+        _expect(InvalidCodesError, what, lambda bad=bad: tokenizer.decode(bad, scale))  # type: ignore[misc]
+        _expect(InvalidCodesError, f"decode_latent with {what}",
+                lambda bad=bad: tokenizer.decode_latent(bad))  # type: ignore[misc]
+    if tokenizer.uses_scale:
+        _expect(InvalidCodesError, "decode without the scale", lambda: tokenizer.decode(codes))
+
+
+def check_determinism(tokenizer: AudioTokenizer, *, seconds: float = 0.25, seed: int = 0) -> None:
+    """Same codes across repeated calls, batch sizes (items of equal length), thread counts,
+    and ``inference_mode`` / ``no_grad`` / plain autograd mode."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    length = max(1, int(seconds * tokenizer.sample_rate))
+    batch = (torch.rand(3, tokenizer.channels, length, generator=gen) * 1.6 - 0.8)
+    batch = batch.to(tokenizer.device)
+    with torch.inference_mode():
+        reference = [tokenizer.encode(batch[i:i + 1])[0] for i in range(3)]
+        together = tokenizer.encode(batch)[0]
+    for i in range(3):
+        assert torch.equal(together[i:i + 1], reference[i]), \
+            f"item {i}: codes differ between batch size 3 and batch size 1"
+    threads = torch.get_num_threads()
+    try:
+        for n in sorted({1, 2, threads}):
+            torch.set_num_threads(n)
+            with torch.no_grad():
+                assert torch.equal(tokenizer.encode(batch[:1])[0], reference[0]), \
+                    f"codes differ with {n} thread(s) (no_grad)"
+        assert torch.equal(tokenizer.encode(batch[:1])[0], reference[0]), \
+            "codes differ in plain autograd mode"
+    finally:
+        torch.set_num_threads(threads)
+
+
 def check_tokenizer(tokenizer: AudioTokenizer, *, max_examples: int = 10,
                     max_frames: int = 12, max_batch: int = 2, seed: int = 0) -> None:
     """Run the whole conformance suite on a loaded tokenizer; raise AssertionError on a violation.
@@ -69,6 +156,7 @@ def check_tokenizer(tokenizer: AudioTokenizer, *, max_examples: int = 10,
     from ._errors import AudiotokError
 
     check_static_facts(tokenizer)
+    check_bad_inputs(tokenizer)
     original_k = tokenizer.num_codebooks
     allowed = tokenizer.allowed_num_codebooks
     hop = tokenizer.hop_length or math.ceil(tokenizer.sample_rate / tokenizer.frame_rate)
