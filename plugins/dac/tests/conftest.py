@@ -57,7 +57,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple
 
     def get(name: str) -> tuple[Any, Path]:
         if name not in cache:
-            if len(cache) >= 2:  # keep memory bounded (~0.6 GB per 44 kHz pair)
+            if len(cache) >= 3:  # keep memory bounded (~0.3 GB per 44 kHz model)
                 cache.pop(next(iter(cache)))
             config = SMALL if name == "small" else CONFIGS[name]
             model = make_reference(config)

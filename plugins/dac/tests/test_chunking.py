@@ -7,12 +7,12 @@ import pytest
 import torch
 
 
-@pytest.mark.parametrize(("name", "sizes"), [("dac_16khz", (1, 5, 13)), ("dac_44khz", (4, 9))])
+@pytest.mark.parametrize(("name", "sizes"), [("dac_16khz", (1, 5)), ("dac_44khz", (4, 9))])
 def test_chunked_codes_identical_to_whole_input(name, sizes, reference, noise):
     ref, path = reference(name)
     tok = audiotok.load(str(path), chunk_seconds=None)
     hop = tok.hop_length
-    wav = noise(2, 15 * hop + 101, seed=3)  # 16 frames, the last one partial
+    wav = noise(2, 11 * hop + 101, seed=3)  # 12 frames, the last one partial
     with torch.no_grad():
         whole = tok.encode(wav)[0]
         assert torch.equal(whole, ref.encode(ref.preprocess(wav, ref.sample_rate))[1])

@@ -213,3 +213,22 @@ def test_missing_file_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="nothing.pth"):
         audiotok.load("dac_16khz", checkpoint=tmp_path / "nothing.pth")
     assert not os.path.exists(tmp_path / "nothing.pth")
+
+
+def test_weight_norm_cache_follows_the_weights(small, tmp_path, noise):
+    """Folded weights are cached between calls, but never outlive a change of the weights."""
+    _, path = small
+    tok = audiotok.load(str(path))
+    blob = torch.load(path, weights_only=True)
+    torch.manual_seed(1)
+    for key, value in blob["state_dict"].items():
+        if key.endswith(("weight_v", "codebook.weight")):
+            value.normal_()
+    torch.save(blob, tmp_path / "other.pth")
+    wav = noise(1, 1200)
+    with torch.no_grad():
+        before = tok.encode(wav)[0]
+        tok.model.load_state_dict(blob["state_dict"])
+        after = tok.encode(wav)[0]
+        fresh = audiotok.load(str(tmp_path / "other.pth")).encode(wav)[0]
+    assert not torch.equal(before, after) and torch.equal(after, fresh)
