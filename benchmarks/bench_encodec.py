@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import statistics
 import tempfile
 import time
 import warnings
@@ -137,15 +136,16 @@ def matmul_peak() -> float:
     return 2 * 1024**3 / best / 1e9
 
 
-def timeit(fn: Callable[[], Any], repeats: int) -> float:
+def timeit(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Best-of-``repeats`` seconds per call, the models taking turns (robust to load drifts)."""
+    best = {name: math.inf for name in fns}
     with torch.inference_mode():
-        fn()
-        times = []
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:
@@ -189,9 +189,9 @@ def main() -> None:
             assert torch.equal(codes, hf_codes), "codes differ from transformers"
             assert codes[:, 0].unique().numel() > 16, "degenerate codes"
         flops = encoder_flops(args.seconds, batch)
-        timings = {"audiotok_encodec": timeit(lambda: ours.encode(wav), args.repeats),
-                   ref_name: timeit(lambda: ref_encode(wav), args.repeats),
-                   "transformers": timeit(lambda: hf.encode(wav, bandwidth=2.2), args.repeats)}
+        timings = timeit({"audiotok_encodec": lambda: ours.encode(wav),
+                          ref_name: lambda: ref_encode(wav),
+                          "transformers": lambda: hf.encode(wav, bandwidth=2.2)}, args.repeats)
         for name, sec in timings.items():
             rate = batch * args.seconds / sec
             print(f"{batch:>5} {name:<16} {sec:>8.3f} {rate:>10.1f} {flops / sec / 1e9:>8.1f} "

@@ -111,6 +111,8 @@ def test_wrong_architecture_is_refused(release_24k, release_48k, musicgen_32k):
         audiotok.load("encodec_48khz", checkpoint=release_24k[1])
     with pytest.raises(CheckpointError, match="compression_state_dict.bin.*not encodec_24khz"):
         audiotok.load("encodec_24khz", checkpoint=musicgen_32k[1])
+    with pytest.raises(CheckpointError, match=f"{release_24k[1].name}.*not encodec_32khz"):
+        audiotok.load("encodec_32khz", checkpoint=release_24k[1])
 
 
 def test_corrupt_and_truncated_files_are_refused(make_small, tmp_path):
@@ -179,6 +181,8 @@ def test_scale_is_required_and_checked(release_48k):
         tok.decode(codes)
     with pytest.raises(audiotok.InvalidCodesError, match="segments"):
         tok.decode(codes, torch.ones(1, 3))
+    with pytest.raises(audiotok.InvalidCodesError, match="B = 1"):
+        tok.decode(codes, torch.ones(2, 1))
 
 
 def test_missing_local_source_names_the_fix(tmp_path):

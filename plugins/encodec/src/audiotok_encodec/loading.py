@@ -293,6 +293,15 @@ def load(spec: TokenizerSpec, *, checkpoint: str | None = None, source: str | No
         if where is None:
             raise CheckpointError(f"{spec.name}: nothing to load; pass checkpoint=PATH")
         model = load_audiocraft(where, cache=cache_dir)
+    facts = (model.sample_rate, model.channels, model.cardinality, model.total_codebooks)
+    expected = (spec.sample_rate, spec.channels, spec.cardinality, spec.num_codebooks)
+    if facts != expected or abs(model.frame_rate - spec.frame_rate) > 1e-6 * spec.frame_rate:
+        raise CheckpointError(
+            f"{checkpoint or source or release}: holds a {model.sample_rate} Hz, "
+            f"{model.channels}-channel EnCodec with {model.total_codebooks} x {model.cardinality} "
+            f"codebooks at {model.frame_rate:g} Hz, not {spec.name} ({spec.sample_rate} Hz, "
+            f"{spec.channels}-channel, {spec.num_codebooks} x {spec.cardinality} at "
+            f"{spec.frame_rate:g} Hz)")
     if segment != "default":
         import dataclasses
 

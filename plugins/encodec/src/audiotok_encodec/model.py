@@ -199,6 +199,10 @@ class EncodecTokenizer(AudioTokenizer):
             if not self.uses_scale:
                 raise InvalidCodesError(f"{self.name}: this model does not renormalize; "
                                         "pass scale=None")
+            if not isinstance(scale, Tensor) or scale.dim() not in (1, 2) \
+                    or scale.shape[0] != codes.shape[0]:
+                raise InvalidCodesError(f"{self.name}: scale must be the [B, n] tensor encode "
+                                        f"returned, with B = {codes.shape[0]}")
             scale = scale.to(self.device, torch.float32).reshape(codes.shape[0], -1)
         if stride is None:
             if scale is not None and scale.shape[1] != 1:
