@@ -195,3 +195,9 @@ def test_weight_norm_is_folded(release_24k):
     keys = list(tok.state_dict())
     assert not any("weight_g" in k or "weight_v" in k or "parametrizations" in k for k in keys)
     assert Path(release_24k[1]).name.startswith("encodec_24khz-")
+
+
+@pytest.mark.parametrize("which", ["release_24k", "release_48k", "musicgen_32k"])
+def test_determinism_across_batch_threads_and_modes(which, request):
+    _, path = request.getfixturevalue(which)
+    audiotok.testing.check_determinism(audiotok.load(str(path)), seconds=0.1)
