@@ -149,7 +149,7 @@ def test_fuzzed_token_files_never_crash(tmp_path_factory, data):
     except CheckpointError:
         return
     assert tokens.codes.dtype == torch.int64
-    assert int(tokens.codes.max(initial=0)) < tokens.metadata.cardinality
+    assert tokens.codes.numel() == 0 or int(tokens.codes.max()) < tokens.metadata.cardinality
 
 
 def test_unwritable_output(tmp_path, mulaw):

@@ -111,7 +111,7 @@ def test_fuzzed_dataset_files_only_raise_audiotok_errors(tmp_path_factory, datas
         for i in range(len(ds)):
             item = ds[i]
             assert item["codes"].dtype == torch.int64
-            assert int(item["codes"].max(initial=0)) < ds.meta["cardinality"]
+            assert item["codes"].numel() == 0 or int(item["codes"].max()) < ds.meta["cardinality"]
     except CheckpointError:
         pass
 
