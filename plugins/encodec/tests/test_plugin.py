@@ -30,7 +30,7 @@ def test_listing_and_resolving_names_stay_light():
 
 
 @pytest.mark.parametrize("identifier", ["dac_44khz", "facebook/encodec_24khz", "/no/such/file.bin",
-                                        "owner/some-model", "", "C:\\x.th"])
+                                        "owner/some-model", "", "C:\\x.th", "a\x00b.bin", "x" * 5000 + ".th"])
 def test_foreign_identifiers_are_not_claimed(identifier):
     assert plugin.claim_identifier(identifier) is None
 

@@ -71,7 +71,7 @@ def claim_identifier(identifier: str) -> TokenizerSpec | None:
             return _claim_hf_folder(path)
         elif not (path.is_file() and (path.suffix in _CANDIDATE_SUFFIXES or pretrained)):
             return None
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or not a valid path (e.g. a NUL byte)
         return None
     from ._claim import claim_file  # imports torch: only for a plausible checkpoint file
 
