@@ -28,13 +28,17 @@ CONFIGS = {
 }
 
 
-def _time(fn, repeat: int) -> float:
-    times = []
+def _interleaved(fns, repeat: int) -> list[float]:
+    """Median wall time of each function, run alternately so that load changes hit all alike."""
+    times: list[list[float]] = [[] for _ in fns]
+    for fn in fns:
+        fn()  # warm-up
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -69,27 +73,24 @@ def main() -> None:
         same = torch.equal(codes, codes_ref)
         rows = []
 
-        def run(fn):
-            def timed():
-                fn()
-                sync()
-            timed()  # warm-up
-            return _time(timed, args.repeat)
-
-        t_ref_enc = run(lambda: ref.encode(ref.preprocess(wav, sr)))
-        t_enc = run(lambda: tok.encode(wav))
-        rows.append(("encode", t_ref_enc, t_enc))
-        t_ref_dec = run(lambda: ref.decode(ref.quantizer.from_codes(codes_ref)[0]))
-        t_dec = run(lambda: tok.decode(codes))
-        rows.append(("decode", t_ref_dec, t_dec))
+        def synced(fn):
+            return lambda: (fn(), sync())
 
         step = max(1, round(args.chunk_seconds * tok.frame_rate))
+        t_ref_enc, t_enc, t_chunk = _interleaved(
+            [synced(lambda: ref.encode(ref.preprocess(wav, sr))), synced(lambda: tok.encode(wav)),
+             synced(lambda: tok.encode_chunked(wav, chunk_frames=step))], args.repeat)
+        rows.append(("encode", t_ref_enc, t_enc))
+        t_ref_dec, t_dec = _interleaved(
+            [synced(lambda: ref.decode(ref.quantizer.from_codes(codes_ref)[0])),
+             synced(lambda: tok.decode(codes))], args.repeat)
+        rows.append(("decode", t_ref_dec, t_dec))
+
         widths: list[int] = []
         hook = tok.model.encoder.register_forward_pre_hook(
             lambda m, a: widths.append(a[0].shape[-1]))
         chunked = tok.encode_chunked(wav, chunk_frames=step)
         hook.remove()
-        t_chunk = run(lambda: tok.encode_chunked(wav, chunk_frames=step))
 
     print(f"{args.config} on {args.device}, {args.seconds:g} s of audio, "
           f"{torch.get_num_threads()} threads, median of {args.repeat}")
