@@ -16,3 +16,5 @@ def test_conformance(repo, checkpoints):
     # Up to 12 frames (< one 48 kHz chunk): the suite's |T' - F * hop| < hop check assumes no
     # chunk overlap; multi-chunk lengths are covered in test_parity.py.
     audiotok.testing.check_tokenizer(tok, max_examples=6, max_frames=12, max_batch=2)
+    # batch size, thread count and grad mode do not change the codes
+    audiotok.testing.check_determinism(tok, seconds=0.1)
