@@ -300,10 +300,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status. Errors print one line, never a traceback
     (set ``AUDIOTOK_DEBUG=1`` to see it)."""
     args = build_parser().parse_args(argv)
+    debug = bool(os.environ.get("AUDIOTOK_DEBUG"))
+    if not debug:  # library warnings (torch, backends) would break the one-line error contract
+        import warnings
+
+        warnings.simplefilter("ignore")
     try:
         return int(args.func(args))
     except AudiotokError as exc:
-        if os.environ.get("AUDIOTOK_DEBUG"):
+        if debug:
             raise
         first, *rest = str(exc).splitlines() or [""]
         print(f"audiotok: error: {first}", file=sys.stderr)
@@ -313,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if os.environ.get("AUDIOTOK_DEBUG"):
+        if debug:
             raise
         print(f"audiotok: internal error: {type(exc).__name__}: {exc} "
               "(set AUDIOTOK_DEBUG=1 for the traceback and please report it)", file=sys.stderr)

@@ -1,0 +1,145 @@
+"""Issue-7 gate over every installed tokenizer: bad inputs, determinism, refused checkpoints.
+
+Each neural plugin gets a random-weight checkpoint of a real configuration, written by the
+reference implementation in its release format, with codebooks filled so codes spread.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from cli_support import run
+
+import audiotok
+import audiotok.testing
+
+MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "audiotok-pwned-plugins"
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+def _fill(embeds) -> None:
+    gen = torch.Generator().manual_seed(0)
+    for embed in embeds:
+        embed.copy_(torch.randn(embed.shape, generator=gen) * 0.5)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, dict[str, str]]:
+    root = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    from encodec.model import EncodecModel as MetaEncodec
+
+    meta = MetaEncodec._get_model([1.5, 3, 6, 12, 24], 24000, 1, causal=True, name="encodec_24khz")
+    with torch.no_grad():
+        _fill(layer._codebook.embed for layer in meta.quantizer.vq.layers)
+    for layer in meta.quantizer.vq.layers:
+        layer._codebook.inited.fill_(1)
+    torch.save(meta.state_dict(), root / "encodec_24khz.th")
+    import hashlib
+
+    sha = hashlib.sha256((root / "encodec_24khz.th").read_bytes()).hexdigest()[:8]
+    meta_path = (root / "encodec_24khz.th").rename(root / f"encodec_24khz-{sha}.th")
+
+    from transformers import EncodecConfig, EncodecModel
+
+    hf = EncodecModel(EncodecConfig())
+    with torch.no_grad():
+        _fill(layer.codebook.embed for layer in hf.quantizer.layers)
+    hf.save_pretrained(root / "hf_encodec_24khz")
+
+    import dac
+
+    small = dac.DAC(encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=12,
+                    sample_rate=16000)
+    small.save(str(root / "weights_16khz.pth"), package=False)
+    return {
+        "encodec": {"identifier": "encodec_24khz", "checkpoint": str(meta_path)},
+        "hf_encodec": {"identifier": str(root / "hf_encodec_24khz")},
+        "dac": {"identifier": "dac_16khz", "checkpoint": str(root / "weights_16khz.pth")},
+    }
+
+
+NAMES = ["mulaw", "encodec", "hf_encodec", "dac"]
+
+
+@pytest.fixture(scope="module")
+def tokenizers(checkpoints):
+    loaded = {"mulaw": audiotok.load("mulaw_16khz")}
+    for name, how in checkpoints.items():
+        loaded[name] = audiotok.load(how["identifier"], checkpoint=how.get("checkpoint"))
+    return loaded
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_matrix(tokenizers, name):
+    audiotok.testing.check_bad_inputs(tokenizers[name])
+    stereo = audiotok.InterleaveStereo(tokenizers[name]) if tokenizers[name].channels == 1 else None
+    if stereo is not None:
+        audiotok.testing.check_bad_inputs(stereo)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_determinism(tokenizers, name):
+    tok = tokenizers[name]
+    audiotok.testing.check_determinism(tok, seconds=0.2)
+    wav = torch.rand(1, tok.channels, tok.sample_rate // 5, generator=torch.Generator().manual_seed(1))
+    codes, _ = tok.encode(wav - 0.5)
+    assert codes.unique().numel() > 1 or name == "mulaw", "codes do not spread: test is vacuous"
+
+
+@pytest.fixture
+def no_marker():
+    MARKER.unlink(missing_ok=True)
+    yield
+    assert not MARKER.exists(), "loading a checkpoint executed code"
+
+
+def _file_for(checkpoints, name: str) -> Path:
+    how = checkpoints[name]
+    if "checkpoint" in how:
+        return Path(how["checkpoint"])
+    return Path(how["identifier"]) / "model.safetensors"
+
+
+@pytest.mark.parametrize("name", ["encodec", "hf_encodec", "dac"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "pickle-exploit"])
+def test_damaged_checkpoints_are_refused(checkpoints, tmp_path, no_marker, name, damage):
+    import shutil
+
+    original = _file_for(checkpoints, name)
+    how = dict(checkpoints[name])
+    if "checkpoint" in how:
+        target = tmp_path / original.name
+        how["checkpoint"] = str(target)
+    else:
+        shutil.copytree(original.parent, tmp_path / original.parent.name)
+        target = tmp_path / original.parent.name / original.name
+        how["identifier"] = str(target.parent)
+    blob = original.read_bytes()
+    target.write_bytes({"truncated": blob[: len(blob) // 3], "garbage": os.urandom(4096),
+                        "empty": b"", "pickle-exploit": pickle.dumps({"state_dict": Exploit()})
+                        }[damage])
+    with pytest.raises(audiotok.AudiotokError) as err:
+        audiotok.load(how["identifier"], checkpoint=how.get("checkpoint"))
+    assert isinstance(err.value, (audiotok.CheckpointError, audiotok.UnknownTokenizerError))
+    assert target.name in str(err.value) or target.parent.name in str(err.value)
+    args = ["encode", how["identifier"], str(tmp_path / "none.wav"), "-o", str(tmp_path / "o")]
+    if "checkpoint" in how:
+        args += ["--checkpoint", how["checkpoint"]]
+    proc = run(args)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name,wrong", [("dac", "dac_44khz"), ("encodec", "encodec_48khz")])
+def test_wrong_architecture_is_refused(checkpoints, name, wrong):
+    with pytest.raises(audiotok.CheckpointError):
+        audiotok.load(wrong, checkpoint=checkpoints[name]["checkpoint"])
