@@ -313,6 +313,9 @@ def _from_folder_or_hub(transformers: Any, source: str, **hub: Any) -> EncodecMo
                                   f"(model.safetensors or pytorch_model.bin): {exc}") from exc
         raise _not_found(source, exc, bool(hub.get("local_files_only")), hub.get("cache_dir")) \
             from exc
+    except Exception as exc:  # corrupt safetensors, refused pickles (weights_only), bad shapes
+        raise CheckpointError(f"{source}: corrupt or unsafe EnCodec weights "
+                              f"({type(exc).__name__}: {exc})") from exc
     return model
 
 
