@@ -24,8 +24,9 @@ import re
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import yaml
@@ -34,10 +35,23 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 SR = 32000
 SEANET: dict[str, Any] = dict(
-    dimension=128, n_filters=64, n_residual_layers=1, ratios=[8, 5, 4, 4], activation="ELU",
-    activation_params={"alpha": 1.0}, norm="weight_norm", norm_params={}, kernel_size=7,
-    residual_kernel_size=3, last_kernel_size=7, dilation_base=2, pad_mode="constant",
-    true_skip=True, compress=2, lstm=2)
+    dimension=128,
+    n_filters=64,
+    n_residual_layers=1,
+    ratios=[8, 5, 4, 4],
+    activation="ELU",
+    activation_params={"alpha": 1.0},
+    norm="weight_norm",
+    norm_params={},
+    kernel_size=7,
+    residual_kernel_size=3,
+    last_kernel_size=7,
+    dilation_base=2,
+    pad_mode="constant",
+    true_skip=True,
+    compress=2,
+    lstm=2,
+)
 
 
 def build_reference() -> tuple[torch.nn.Module, str]:
@@ -75,8 +89,9 @@ def fill_codebooks(model: Any) -> None:
     for layer in model.quantizer.vq.layers:
         cb = layer._codebook
         idx = torch.randint(0, residual.shape[0], (cb.embed.shape[0],), generator=g)
-        cb.embed.copy_(residual[idx] + 0.5 * residual.std() * torch.randn(cb.embed.shape,
-                                                                           generator=g))
+        cb.embed.copy_(
+            residual[idx] + 0.5 * residual.std() * torch.randn(cb.embed.shape, generator=g)
+        )
         cb.inited.fill_(1)
         residual = residual - cb.dequantize(cb.quantize(residual))
 
@@ -91,15 +106,25 @@ def build_hf(state: dict[str, torch.Tensor]) -> Any:
     """transformers' EncodecModel with the same weights."""
     from transformers import EncodecConfig, EncodecModel
 
-    cfg = EncodecConfig(target_bandwidths=[2.2], sampling_rate=SR, audio_channels=1,
-                        normalize=False, upsampling_ratios=[8, 5, 4, 4], num_filters=64,
-                        codebook_size=2048, use_causal_conv=False, use_conv_shortcut=False,
-                        pad_mode="constant")
+    cfg = EncodecConfig(
+        target_bandwidths=[2.2],
+        sampling_rate=SR,
+        audio_channels=1,
+        normalize=False,
+        upsampling_ratios=[8, 5, 4, 4],
+        num_filters=64,
+        codebook_size=2048,
+        use_causal_conv=False,
+        use_conv_shortcut=False,
+        pad_mode="constant",
+    )
     model = EncodecModel(cfg).eval()
     mapped = {}
     for key, value in state.items():
         key = key.replace(".model.", ".layers.").replace(".conv.conv.", ".conv.")
-        key = key.replace(".convtr.convtr.", ".conv.").replace("quantizer.vq.layers", "quantizer.layers")
+        key = key.replace(".convtr.convtr.", ".conv.").replace(
+            "quantizer.vq.layers", "quantizer.layers"
+        )
         key = key.replace("._codebook.", ".codebook.")
         key = re.sub(r"\.weight_g$", ".parametrizations.weight.original0", key)
         key = re.sub(r"\.weight_v$", ".parametrizations.weight.original1", key)
@@ -163,22 +188,48 @@ def main() -> None:
     ref, ref_name = build_reference()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "compression_state_dict.bin"
-        cfg = {"sample_rate": SR, "channels": 1, "compression_model": "encodec",
-               "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": "${sample_rate}",
-                           "channels": "${channels}", "causal": False, "renormalize": False},
-               "seanet": {**SEANET, "channels": "${channels}", "causal": "${encodec.causal}",
-                          "encoder": {}, "decoder": {}},
-               "rvq": {"n_q": 4, "bins": 2048}}
-        torch.save({"best_state": ref.state_dict(), "xp.cfg": yaml.safe_dump(cfg),
-                    "version": "1.3.0", "exported": True}, path)
+        cfg = {
+            "sample_rate": SR,
+            "channels": 1,
+            "compression_model": "encodec",
+            "encodec": {
+                "autoencoder": "seanet",
+                "quantizer": "rvq",
+                "sample_rate": "${sample_rate}",
+                "channels": "${channels}",
+                "causal": False,
+                "renormalize": False,
+            },
+            "seanet": {
+                **SEANET,
+                "channels": "${channels}",
+                "causal": "${encodec.causal}",
+                "encoder": {},
+                "decoder": {},
+            },
+            "rvq": {"n_q": 4, "bins": 2048},
+        }
+        torch.save(
+            {
+                "best_state": ref.state_dict(),
+                "xp.cfg": yaml.safe_dump(cfg),
+                "version": "1.3.0",
+                "exported": True,
+            },
+            path,
+        )
         ours = audiotok.load(str(path))
     hf = build_hf(ref.state_dict())
     ref_encode = reference_encode(ref, ref_name)
     peak = matmul_peak()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak "
-          f"{peak:.1f} GFLOP/s; reference = {ref_name}; input {args.seconds:g} s mono 32 kHz")
-    print(f"{'batch':>5} {'model':<16} {'s/call':>8} {'audio-s/s':>10} {'GFLOP/s':>8} "
-          f"{'%peak':>6} {'ours x':>7}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak "
+        f"{peak:.1f} GFLOP/s; reference = {ref_name}; input {args.seconds:g} s mono 32 kHz"
+    )
+    print(
+        f"{'batch':>5} {'model':<16} {'s/call':>8} {'audio-s/s':>10} {'GFLOP/s':>8} "
+        f"{'%peak':>6} {'ours x':>7}"
+    )
     for batch in args.batch:
         g = torch.Generator().manual_seed(batch)
         wav = 0.1 * torch.randn(batch, 1, int(args.seconds * SR), generator=g)
@@ -189,13 +240,20 @@ def main() -> None:
             assert torch.equal(codes, hf_codes), "codes differ from transformers"
             assert codes[:, 0].unique().numel() > 16, "degenerate codes"
         flops = encoder_flops(args.seconds, batch)
-        timings = timeit({"audiotok_encodec": lambda: ours.encode(wav),
-                          ref_name: lambda: ref_encode(wav),
-                          "transformers": lambda: hf.encode(wav, bandwidth=2.2)}, args.repeats)
+        timings = timeit(
+            {
+                "audiotok_encodec": lambda wav=wav: ours.encode(wav),
+                ref_name: lambda wav=wav: ref_encode(wav),
+                "transformers": lambda wav=wav: hf.encode(wav, bandwidth=2.2),
+            },
+            args.repeats,
+        )
         for name, sec in timings.items():
-            rate = batch * args.seconds / sec
-            print(f"{batch:>5} {name:<16} {sec:>8.3f} {rate:>10.1f} {flops / sec / 1e9:>8.1f} "
-                  f"{100 * flops / sec / 1e9 / peak:>5.1f}% {sec / timings['audiotok_encodec']:>6.2f}x")
+            rate, ratio = batch * args.seconds / sec, sec / timings["audiotok_encodec"]
+            print(
+                f"{batch:>5} {name:<16} {sec:>8.3f} {rate:>10.1f} {flops / sec / 1e9:>8.1f} "
+                f"{100 * flops / sec / 1e9 / peak:>5.1f}% {ratio:>6.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import audiotok
 import pytest
 import torch
 
-import audiotok
-
-transformers = pytest.importorskip("transformers", reason="the reference is transformers' EncodecModel")
+transformers = pytest.importorskip(
+    "transformers", reason="the reference is transformers' EncodecModel"
+)
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +17,17 @@ def hf_32k(tmp_path_factory):
     from encoder residuals, saved with save_pretrained (config.json + model.safetensors)."""
     torch.manual_seed(5)
     cfg = transformers.EncodecConfig(
-        target_bandwidths=[2.2], sampling_rate=32000, audio_channels=1, normalize=False,
-        upsampling_ratios=[8, 5, 4, 4], num_filters=64, codebook_size=2048,
-        use_causal_conv=False, use_conv_shortcut=False, pad_mode="reflect")
+        target_bandwidths=[2.2],
+        sampling_rate=32000,
+        audio_channels=1,
+        normalize=False,
+        upsampling_ratios=[8, 5, 4, 4],
+        num_filters=64,
+        codebook_size=2048,
+        use_causal_conv=False,
+        use_conv_shortcut=False,
+        pad_mode="reflect",
+    )
     model = transformers.EncodecModel(cfg).eval()
     g = torch.Generator().manual_seed(5)
     with torch.no_grad():
@@ -26,8 +35,8 @@ def hf_32k(tmp_path_factory):
         x = 0.2 * torch.sin(2 * torch.pi * (torch.rand(8, 1, 1, generator=g) * 1500 + 80) * t)
         z = model.encoder(x + 0.03 * torch.randn(8, 1, 16000, generator=g))
         residual = z.transpose(1, 2).reshape(-1, z.shape[1])
-        for rows, layer in zip(torch.randperm(len(residual), generator=g).chunk(4),
-                               model.quantizer.layers):
+        chunks = torch.randperm(len(residual), generator=g).chunk(4)
+        for rows, layer in zip(chunks, model.quantizer.layers, strict=True):
             cb, pool = layer.codebook, residual[rows]
             idx = torch.randint(0, len(pool), (2048,), generator=g)
             spread = (pool - pool.mean(0)).std()
@@ -44,13 +53,18 @@ def test_pointer_to_transformers_layout_matches_transformers(hf_32k, tmp_path):
     pointer = tmp_path / "compression_state_dict.bin"  # as in facebook/musicgen-melody-large
     torch.save({"pretrained": str(folder), "exported": True, "version": "1.3.0"}, pointer)
     spec = audiotok.resolve(str(pointer))
-    assert (spec.sample_rate, spec.frame_rate, spec.cardinality, spec.num_codebooks) == \
-        (32000, 50.0, 2048, 4)
+    assert (spec.sample_rate, spec.frame_rate, spec.cardinality, spec.num_codebooks) == (
+        32000,
+        50.0,
+        2048,
+        4,
+    )
     tok = audiotok.load(str(pointer))
     assert tok.config.encoder.pad_mode == "reflect" and tok.config.encoder.true_skip
     g = torch.Generator().manual_seed(6)
     wav = 0.2 * torch.sin(torch.arange(7777) / 9.0).expand(2, 1, -1) + 0.05 * torch.randn(
-        2, 1, 7777, generator=g)
+        2, 1, 7777, generator=g
+    )
     with torch.no_grad():
         ref = model.encode(wav, bandwidth=2.2)
         codes, scale = tok.encode(wav)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import audiotok
 import pytest
 import torch
-
-import audiotok
 
 
 def assert_spread(codes: torch.Tensor, minimum: int = 4) -> None:
@@ -111,8 +110,12 @@ def test_musicgen_32khz_export(musicgen_32k, audio):
     for identifier in (str(path), str(path.parent), f"//pretrained/{path}"):
         spec = audiotok.resolve(identifier)
         assert spec.plugin == "encodec"
-        assert (spec.sample_rate, spec.frame_rate, spec.cardinality, spec.num_codebooks) == \
-            (32000, 50.0, 2048, 4)
+        assert (spec.sample_rate, spec.frame_rate, spec.cardinality, spec.num_codebooks) == (
+            32000,
+            50.0,
+            2048,
+            4,
+        )
     tok = audiotok.load(str(path.parent))
     assert tok.config.encoder.pad_mode == "constant" and tok.config.encoder.true_skip
     wav = audio(2, 1, 8000 + 77, 32000, seed=13)
@@ -125,24 +128,31 @@ def test_musicgen_32khz_export(musicgen_32k, audio):
         for k in (1, 2, 3):
             tok.set_num_codebooks(k)
             assert torch.equal(tok.encode(wav)[0], ref_codes[:, :k])
-            assert_close(tok.decode_latent(ref_codes[:, :k]), ref.quantizer.decode(
-                ref_codes[:, :k].transpose(0, 1)))
+            assert_close(
+                tok.decode_latent(ref_codes[:, :k]),
+                ref.quantizer.decode(ref_codes[:, :k].transpose(0, 1)),
+            )
     assert_spread(ref_codes)
 
 
-@pytest.mark.parametrize("options", [
-    dict(pad_mode="reflect"),
-    dict(causal=True, pad_mode="reflect", true_skip=False),
-    dict(norm="time_group_norm", renormalize=True, channels=2),
-    dict(norm="none", lstm=0, dilation_base=3, kernel_size=5, last_kernel_size=3),
-], ids=["reflect", "causal-convskip", "groupnorm-renorm-stereo", "plain-nolstm"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(pad_mode="reflect"),
+        dict(causal=True, pad_mode="reflect", true_skip=False),
+        dict(norm="time_group_norm", renormalize=True, channels=2),
+        dict(norm="none", lstm=0, dilation_base=3, kernel_size=5, last_kernel_size=3),
+    ],
+    ids=["reflect", "causal-convskip", "groupnorm-renorm-stereo", "plain-nolstm"],
+)
 def test_audiocraft_config_variants(make_small, audio, options):
     ref, path = make_small(**options)
     tok = audiotok.load(str(path))
     enc = tok.config.encoder
     assert enc.pad_mode == options.get("pad_mode", "constant")
     assert enc.causal == options.get("causal", False) and tok.uses_scale == options.get(
-        "renormalize", False)
+        "renormalize", False
+    )
     wav = audio(2, options.get("channels", 1), 333, 8000, seed=14)
     with torch.no_grad():
         [(ref_codes, ref_scale)] = ref.encode(wav)
@@ -159,8 +169,10 @@ def test_pad_mode_is_read_from_the_config(make_small, audio):
     ref, path = make_small(pad_mode="reflect")
     text = torch.load(path, weights_only=True)
     constant = path.with_name("constant.bin")
-    torch.save({**text, "xp.cfg": text["xp.cfg"].replace("pad_mode: reflect",
-                                                         "pad_mode: constant")}, constant)
+    torch.save(
+        {**text, "xp.cfg": text["xp.cfg"].replace("pad_mode: reflect", "pad_mode: constant")},
+        constant,
+    )
     wav = audio(1, 1, 400, 8000, seed=15)
     with torch.no_grad():
         a = audiotok.load(str(path)).encode(wav)[0]

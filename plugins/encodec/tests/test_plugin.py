@@ -7,30 +7,43 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import torch
-
 import audiotok
 import audiotok.testing
+import pytest
+import torch
 from audiotok import CheckpointError
 from audiotok_encodec import plugin
 
 
 def test_listing_and_resolving_names_stay_light():
-    code = ("import sys, audiotok\n"
-            "names = {s.name for s in audiotok.list_tokenizers()}\n"
-            "assert {'encodec_24khz', 'encodec_48khz', 'encodec_32khz', 'audiogen_16khz'} <= names\n"
-            "assert audiotok.resolve('musicgen_32khz').name == 'encodec_32khz'\n"
-            "assert audiotok.resolve('facebook/musicgen-small').options == "
-            "{'source': 'facebook/musicgen-small'}\n"
-            "assert audiotok.resolve('//pretrained/encodec_24khz').name == 'encodec_24khz'\n"
-            "heavy = {'torch', 'encodec', 'transformers', 'audiotok_encodec.loading'} & set(sys.modules)\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys, audiotok\n"
+        "names = {s.name for s in audiotok.list_tokenizers()}\n"
+        "assert {'encodec_24khz', 'encodec_48khz', 'encodec_32khz', 'audiogen_16khz'} <= names\n"
+        "assert audiotok.resolve('musicgen_32khz').name == 'encodec_32khz'\n"
+        "assert audiotok.resolve('facebook/musicgen-small').options == "
+        "{'source': 'facebook/musicgen-small'}\n"
+        "assert audiotok.resolve('//pretrained/encodec_24khz').name == 'encodec_24khz'\n"
+        "heavy = {'torch', 'encodec', 'transformers', 'audiotok_encodec.loading'}\n"
+        "heavy &= set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("identifier", ["dac_44khz", "facebook/encodec_24khz", "/no/such/file.bin",
-                                        "owner/some-model", "", "C:\\x.th", "a\x00b.bin", "x" * 5000 + ".th"])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "dac_44khz",
+        "facebook/encodec_24khz",
+        "/no/such/file.bin",
+        "owner/some-model",
+        "",
+        "C:\\x.th",
+        "a\x00b.bin",
+        "x" * 5000 + ".th",
+    ],
+)
 def test_foreign_identifiers_are_not_claimed(identifier):
     assert plugin.claim_identifier(identifier) is None
 
@@ -45,8 +58,11 @@ def test_unrelated_files_are_not_claimed(tmp_path):
 
 
 def test_static_facts_match_loaded_models(release_24k, release_48k, musicgen_32k):
-    for name, path in [("encodec_24khz", release_24k[1]), ("encodec_48khz", release_48k[1]),
-                       ("encodec_32khz", musicgen_32k[1])]:
+    for name, path in [
+        ("encodec_24khz", release_24k[1]),
+        ("encodec_48khz", release_48k[1]),
+        ("encodec_32khz", musicgen_32k[1]),
+    ]:
         tok = audiotok.load(name, checkpoint=path)  # audiotok checks the spec against the model
         audiotok.testing.check_static_facts(tok)
         assert tok.hop_length == tok.sample_rate // int(tok.frame_rate)
@@ -74,14 +90,16 @@ def test_conformance_renormalized_audiocraft_model(make_small):
 def test_pointer_exports(musicgen_32k, tmp_path, audio):
     _, path = musicgen_32k
     pointer = tmp_path / "compression_state_dict.bin"
-    torch.save({"pretrained": f"//pretrained/{path}", "exported": True, "version": "1.3.0"},
-               pointer)
+    torch.save(
+        {"pretrained": f"//pretrained/{path}", "exported": True, "version": "1.3.0"}, pointer
+    )
     spec = audiotok.resolve(str(tmp_path))
     assert (spec.sample_rate, spec.cardinality, spec.num_codebooks) == (32000, 2048, 4)
     wav = audio(1, 1, 2000, 32000, seed=20)
     with torch.no_grad():
-        assert torch.equal(audiotok.load(str(tmp_path)).encode(wav)[0],
-                           audiotok.load(str(path)).encode(wav)[0])
+        assert torch.equal(
+            audiotok.load(str(tmp_path)).encode(wav)[0], audiotok.load(str(path)).encode(wav)[0]
+        )
 
 
 def test_pointer_to_release_and_offline_cache(tmp_path, monkeypatch):
@@ -145,15 +163,18 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
     assert not _Evil.marker.exists()
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("norm: weight_norm", "norm: spectral_norm"), "norm='spectral_norm'"),
-    (("compression_model: encodec", "compression_model: dac"), "compression_model='dac'"),
-    (("quantizer: rvq", "quantizer: no_quant"), "no_quant"),
-    (("n_q: 3", "n_q: 5"), "missing"),
-    (("bins: 64", "bins: 128"), "shape"),
-    (("ratios:", "new_option: 1\n  ratios:"), "new_option"),
-    (("channels: ${channels}", "channels: ${model.channels}"), "cannot be resolved"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("norm: weight_norm", "norm: spectral_norm"), "norm='spectral_norm'"),
+        (("compression_model: encodec", "compression_model: dac"), "compression_model='dac'"),
+        (("quantizer: rvq", "quantizer: no_quant"), "no_quant"),
+        (("n_q: 3", "n_q: 5"), "missing"),
+        (("bins: 64", "bins: 128"), "shape"),
+        (("ratios:", "new_option: 1\n  ratios:"), "new_option"),
+        (("channels: ${channels}", "channels: ${model.channels}"), "cannot be resolved"),
+    ],
+)
 def test_unsupported_or_mismatched_configs_are_refused(make_small, tmp_path, edit, message):
     _, path = make_small()
     package = torch.load(path, weights_only=True)
@@ -161,7 +182,9 @@ def test_unsupported_or_mismatched_configs_are_refused(make_small, tmp_path, edi
     package["xp.cfg"] = package["xp.cfg"].replace(edit[0], edit[1], 1)
     bad = tmp_path / "edited.bin"
     torch.save(package, bad)
-    with pytest.raises(CheckpointError, match=rf"edited\.bin: .*{__import__('re').escape(message)}"):
+    with pytest.raises(
+        CheckpointError, match=rf"edited\.bin: .*{__import__('re').escape(message)}"
+    ):
         audiotok.load(str(bad))
 
 

@@ -18,9 +18,17 @@ from .modules import SEANetConfig
 
 _INTERP = re.compile(r"\$\{([^${}]+)\}")
 # Keys of the rvq section that only matter for training.
-_RVQ_TRAINING_KEYS = {"dimension", "decay", "kmeans_init", "kmeans_iters", "threshold_ema_dead_code",
-                      "q_dropout", "orthogonal_reg_weight", "orthogonal_reg_active_codes_only",
-                      "orthogonal_reg_max_codes"}
+_RVQ_TRAINING_KEYS = {
+    "dimension",
+    "decay",
+    "kmeans_init",
+    "kmeans_iters",
+    "threshold_ema_dead_code",
+    "q_dropout",
+    "orthogonal_reg_weight",
+    "orthogonal_reg_active_codes_only",
+    "orthogonal_reg_max_codes",
+}
 _SEANET_FIELDS = {f.name for f in dataclasses.fields(SEANetConfig)}
 
 
@@ -90,8 +98,10 @@ def _need(section: dict[str, Any], key: str, where: str, kind: type, default: An
         return default
     value = section[key]
     if isinstance(value, str) and "${" in value:
-        raise ConfigError(f"xp.cfg {where}.{key} = {value!r} is an interpolation that cannot be "
-                          "resolved from the config itself")
+        raise ConfigError(
+            f"xp.cfg {where}.{key} = {value!r} is an interpolation that cannot be "
+            "resolved from the config itself"
+        )
     try:
         return kind(value)
     except (TypeError, ValueError):
@@ -102,8 +112,9 @@ def _seanet(kwargs: dict[str, Any], channels: int, causal: bool, where: str) -> 
     kwargs = dict(kwargs)
     unknown = sorted(set(kwargs) - _SEANET_FIELDS)
     if unknown:
-        raise ConfigError(f"xp.cfg {where} has options this implementation does not support: "
-                          f"{unknown}")
+        raise ConfigError(
+            f"xp.cfg {where} has options this implementation does not support: {unknown}"
+        )
     for key, value in kwargs.items():
         if isinstance(value, str) and "${" in value:
             raise ConfigError(f"xp.cfg {where}.{key} = {value!r} cannot be resolved")
@@ -134,17 +145,22 @@ def audiocraft_config(cfg: dict[str, Any]) -> EncodecConfig:
     if not isinstance(enc, dict):
         raise ConfigError("xp.cfg lacks the 'encodec' section")
     if enc.get("autoencoder", "seanet") != "seanet":
-        raise ConfigError(f"encodec.autoencoder={enc.get('autoencoder')!r} is not supported "
-                          "(only 'seanet')")
+        raise ConfigError(
+            f"encodec.autoencoder={enc.get('autoencoder')!r} is not supported (only 'seanet')"
+        )
     if enc.get("quantizer", "rvq") != "rvq":
-        raise ConfigError(f"encodec.quantizer={enc.get('quantizer')!r} is not supported "
-                          "(only 'rvq'; 'no_quant' has no codes)")
+        raise ConfigError(
+            f"encodec.quantizer={enc.get('quantizer')!r} is not supported "
+            "(only 'rvq'; 'no_quant' has no codes)"
+        )
     sample_rate = _need(enc, "sample_rate", "encodec", int, cfg.get("sample_rate", ...))
     channels = _need(enc, "channels", "encodec", int, cfg.get("channels", ...))
     causal = bool(_need(enc, "causal", "encodec", bool, False))
     renormalize = bool(enc.get("renormalize", enc.get("renorm", False)) or False)
     if causal and renormalize:
-        raise ConfigError("encodec.causal with renormalize is not supported (AudioCraft refuses it)")
+        raise ConfigError(
+            "encodec.causal with renormalize is not supported (AudioCraft refuses it)"
+        )
     seanet = cfg.get("seanet")
     if not isinstance(seanet, dict):
         raise ConfigError("xp.cfg lacks the 'seanet' section")
@@ -161,7 +177,8 @@ def audiocraft_config(cfg: dict[str, Any]) -> EncodecConfig:
     n_q = _need(rvq, "n_q", "rvq", int, 8)
     bins = _need(rvq, "bins", "rvq", int, 1024)
     try:
-        return EncodecConfig(sample_rate, channels, encoder, decoder, n_q=n_q, bins=bins,
-                             renormalize=renormalize)
+        return EncodecConfig(
+            sample_rate, channels, encoder, decoder, n_q=n_q, bins=bins, renormalize=renormalize
+        )
     except ValueError as exc:
         raise ConfigError(f"xp.cfg: {exc}") from None

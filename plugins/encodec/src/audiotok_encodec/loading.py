@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-
 from audiotok import CheckpointError, MissingDependencyError
 
 from .config import ConfigError, audiocraft_config, parse_yaml
@@ -61,9 +60,11 @@ def check_hashed_name(path: Path) -> None:
         expected = match.group(1)
         actual = sha256_prefix(path)[: len(expected)]
         if actual != expected:
-            raise CheckpointError(f"{path}: sha256 starts with {actual}, but the file name says "
-                                  f"{expected}; the file is corrupt or incomplete, delete it and "
-                                  "download it again")
+            raise CheckpointError(
+                f"{path}: sha256 starts with {actual}, but the file name says "
+                f"{expected}; the file is corrupt or incomplete, delete it and "
+                "download it again"
+            )
 
 
 def release_file(name: str, *, offline: bool | None = None) -> Path:
@@ -75,15 +76,19 @@ def release_file(name: str, *, offline: bool | None = None) -> Path:
             offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         url = RELEASE_URL + filename
         if offline:
-            raise CheckpointError(f"{name}: {path} is not cached and offline mode is on; download "
-                                  f"{url} there or pass checkpoint=PATH")
+            raise CheckpointError(
+                f"{name}: {path} is not cached and offline mode is on; download "
+                f"{url} there or pass checkpoint=PATH"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         hash_prefix = _HASHED_NAME.match(Path(filename).stem).group(1)  # type: ignore[union-attr]
         try:
             torch.hub.download_url_to_file(url, str(path), hash_prefix=hash_prefix)
         except Exception as exc:
-            raise CheckpointError(f"{name}: cannot download {url} ({type(exc).__name__}: {exc}); "
-                                  f"put the file in {path.parent} or pass checkpoint=PATH") from exc
+            raise CheckpointError(
+                f"{name}: cannot download {url} ({type(exc).__name__}: {exc}); "
+                f"put the file in {path.parent} or pass checkpoint=PATH"
+            ) from exc
     check_hashed_name(path)
     return path
 
@@ -97,11 +102,16 @@ def read_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:
         text = str(exc)
-        blocked = re.search(r"(?:unsupported GLOBAL|Unsupported global:?)\s*(?:GLOBAL\s*)?([\w.]+)",
-                            text, re.IGNORECASE)
+        blocked = re.search(
+            r"(?:unsupported GLOBAL|Unsupported global:?)\s*(?:GLOBAL\s*)?([\w.]+)",
+            text,
+            re.IGNORECASE,
+        )
         if blocked:
-            reason = (f"refused: it pickles {blocked.group(1)}, not only tensors and plain "
-                      "containers (loading it could execute code); nothing was executed")
+            reason = (
+                f"refused: it pickles {blocked.group(1)}, not only tensors and plain "
+                "containers (loading it could execute code); nothing was executed"
+            )
         else:
             detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
             first = detail.group(1) if detail else (text.splitlines() or [""])[0]
@@ -115,11 +125,16 @@ def _hub_file(repo_id: str, *, cache: str | None = None) -> Path:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise MissingDependencyError(f"loading {repo_id!r} from the Hugging Face Hub needs "
-                                     "huggingface_hub: pip install huggingface_hub") from None
+        raise MissingDependencyError(
+            f"loading {repo_id!r} from the Hugging Face Hub needs "
+            "huggingface_hub: pip install huggingface_hub"
+        ) from None
     errors = []
-    for filenames in ((AUDIOCRAFT_FILE,), ("config.json", "model.safetensors"),
-                      ("config.json", "pytorch_model.bin")):
+    for filenames in (
+        (AUDIOCRAFT_FILE,),
+        ("config.json", "model.safetensors"),
+        ("config.json", "pytorch_model.bin"),
+    ):
         try:
             files = [Path(hf_hub_download(repo_id, name, cache_dir=cache)) for name in filenames]
         except Exception as exc:
@@ -128,16 +143,18 @@ def _hub_file(repo_id: str, *, cache: str | None = None) -> Path:
                 break  # offline, no such repo, no access: trying other files cannot help
             continue
         return files[0] if len(files) == 1 else files[0].parent
-    raise CheckpointError(f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from "
-                          f"the Hugging Face Hub ({'; '.join(errors)}); download them and pass "
-                          "the local path")
+    raise CheckpointError(
+        f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from "
+        f"the Hugging Face Hub ({'; '.join(errors)}); download them and pass "
+        "the local path"
+    )
 
 
 def locate(source: str, *, cache: str | None = None) -> Path:
     """Resolve a source (file, folder, ``//pretrained/X``, Hub repo id) to a checkpoint file, or
     to a folder in transformers' layout."""
     if source.startswith(PRETRAINED_PREFIX):
-        source = source[len(PRETRAINED_PREFIX):]
+        source = source[len(PRETRAINED_PREFIX) :]
     path = Path(source).expanduser()
     if path.is_dir():
         if (path / AUDIOCRAFT_FILE).is_file():
@@ -146,8 +163,9 @@ def locate(source: str, *, cache: str | None = None) -> Path:
 
         if is_hf_folder(path):
             return path
-        raise CheckpointError(f"{path}: folder has neither {AUDIOCRAFT_FILE} nor config.json + "
-                              "model.safetensors")
+        raise CheckpointError(
+            f"{path}: folder has neither {AUDIOCRAFT_FILE} nor config.json + model.safetensors"
+        )
     if path.exists():
         return path
     if re.fullmatch(r"[\w.\-]+/[\w.\-]+", source) and not source.startswith((".", "/")):
@@ -164,8 +182,9 @@ def _state_dict(package: Any, path: Path) -> dict[str, torch.Tensor]:
     return package
 
 
-def load_weights(model: EncodecTokenizer, state: dict[str, torch.Tensor], path: Path,
-                 what: str) -> EncodecTokenizer:
+def load_weights(
+    model: EncodecTokenizer, state: dict[str, torch.Tensor], path: Path, what: str
+) -> EncodecTokenizer:
     """Fold weight norm, check keys and shapes against ``model`` exactly, and load."""
     try:
         state = fold_weight_norm(state)
@@ -175,18 +194,30 @@ def load_weights(model: EncodecTokenizer, state: dict[str, torch.Tensor], path: 
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
-                    for k, v in expected.items() if k in state and state[k].shape != v.shape)
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    )
     if missing or unexpected or shapes:
-        details = "; ".join(part for part in (
-            f"missing {missing[:4]}{'...' if len(missing) > 4 else ''}" if missing else "",
-            f"unexpected {unexpected[:4]}{'...' if len(unexpected) > 4 else ''}" if unexpected else "",
-            f"shape {shapes[:3]}" if shapes else "") if part)
+        details = "; ".join(
+            part
+            for part in (
+                f"missing {missing[:4]}{'...' if len(missing) > 4 else ''}" if missing else "",
+                f"unexpected {unexpected[:4]}{'...' if len(unexpected) > 4 else ''}"
+                if unexpected
+                else "",
+                f"shape {shapes[:3]}" if shapes else "",
+            )
+            if part
+        )
         raise CheckpointError(f"{path}: not a {what} checkpoint ({details})")
     if not all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point()):
         raise CheckpointError(f"{path}: weights contain NaN or infinite values")
-    model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v
-                           for k, v in state.items()}, strict=True)
+    model.load_state_dict(
+        {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()},
+        strict=True,
+    )
     model.refresh()
     return model.eval()
 
@@ -201,8 +232,9 @@ def config_of_package(package: Any, path: Path) -> EncodecConfig:
 
 def is_audiocraft_package(package: Any) -> bool:
     """Whether a loaded object looks like an AudioCraft export or pointer."""
-    return isinstance(package, dict) and ("pretrained" in package
-                                          or ("best_state" in package and "xp.cfg" in package))
+    return isinstance(package, dict) and (
+        "pretrained" in package or ("best_state" in package and "xp.cfg" in package)
+    )
 
 
 def load_audiocraft(source: str, *, cache: str | None = None, _depth: int = 0) -> EncodecTokenizer:
@@ -217,8 +249,10 @@ def load_audiocraft(source: str, *, cache: str | None = None, _depth: int = 0) -
         if isinstance(package, dict) and _release_name_of_state(package):
             return load_release(_release_name_of_state(package), checkpoint=str(path))
         keys = sorted(package)[:6] if isinstance(package, dict) else type(package).__name__
-        raise CheckpointError(f"{path}: not an AudioCraft compression export (expected keys "
-                              f"'best_state' and 'xp.cfg', or 'pretrained'; found {keys})")
+        raise CheckpointError(
+            f"{path}: not an AudioCraft compression export (expected keys "
+            f"'best_state' and 'xp.cfg', or 'pretrained'; found {keys})"
+        )
     if "pretrained" in package and "best_state" not in package:
         name = str(package["pretrained"])
         if _depth > 4:
@@ -228,16 +262,26 @@ def load_audiocraft(source: str, *, cache: str | None = None, _depth: int = 0) -
         return load_audiocraft(name, cache=cache, _depth=_depth + 1)
     config = config_of_package(package, path)
     state = package["best_state"]
-    if isinstance(state, dict) and "model" in state and "xp.cfg" not in state \
-            and not any(isinstance(v, torch.Tensor) for v in state.values()):
+    if (
+        isinstance(state, dict)
+        and "model" in state
+        and "xp.cfg" not in state
+        and not any(isinstance(v, torch.Tensor) for v in state.values())
+    ):
         state = state["model"]  # a solver checkpoint's best_state
-    return load_weights(EncodecTokenizer(config), _state_dict(state, path), path,
-                        f"{config.sample_rate} Hz EnCodec (as its xp.cfg describes)")
+    return load_weights(
+        EncodecTokenizer(config),
+        _state_dict(state, path),
+        path,
+        f"{config.sample_rate} Hz EnCodec (as its xp.cfg describes)",
+    )
 
 
 def _release_name_of_state(state: dict[str, Any]) -> str | None:
     """Which release architecture a bare state dict has (by its first conv and norm keys)."""
-    w = state.get("encoder.model.0.conv.conv.weight_v", state.get("encoder.model.0.conv.conv.weight"))
+    w = state.get(
+        "encoder.model.0.conv.conv.weight_v", state.get("encoder.model.0.conv.conv.weight")
+    )
     if not isinstance(w, torch.Tensor) or w.dim() != 3:
         return None
     if "encoder.model.0.conv.norm.weight" in state and w.shape[1] == 2:
@@ -247,8 +291,13 @@ def _release_name_of_state(state: dict[str, Any]) -> str | None:
     return None
 
 
-def load_release(name: str, *, checkpoint: str | None = None, cache: str | None = None,
-                 offline: bool | None = None) -> EncodecTokenizer:
+def load_release(
+    name: str,
+    *,
+    checkpoint: str | None = None,
+    cache: str | None = None,
+    offline: bool | None = None,
+) -> EncodecTokenizer:
     """Load ``encodec_24khz`` / ``encodec_48khz`` from the cache (downloading) or ``checkpoint``."""
     filename, make_config = RELEASES[name]
     if checkpoint is not None:
@@ -264,16 +313,30 @@ def load_release(name: str, *, checkpoint: str | None = None, cache: str | None 
         model = load_audiocraft(str(path), cache=cache)
         expected = make_config()
         if (model.sample_rate, model.channels, model.hop_length, model.total_codebooks) != (
-                expected.sample_rate, expected.channels, expected.hop_length, expected.n_q):
-            raise CheckpointError(f"{path}: holds a {model.sample_rate} Hz, {model.channels}-channel "
-                                  f"model with {model.total_codebooks} codebooks, not {name}")
+            expected.sample_rate,
+            expected.channels,
+            expected.hop_length,
+            expected.n_q,
+        ):
+            raise CheckpointError(
+                f"{path}: holds a {model.sample_rate} Hz, {model.channels}-channel "
+                f"model with {model.total_codebooks} codebooks, not {name}"
+            )
         return model
     return load_weights(EncodecTokenizer(make_config()), _state_dict(package, path), path, name)
 
 
-def load(spec: TokenizerSpec, *, checkpoint: str | None = None, source: str | None = None,
-         release: str | None = None, bandwidth: float | None = None, segment: Any = "default",
-         cache_dir: str | None = None, offline: bool | None = None) -> EncodecTokenizer:
+def load(
+    spec: TokenizerSpec,
+    *,
+    checkpoint: str | None = None,
+    source: str | None = None,
+    release: str | None = None,
+    bandwidth: float | None = None,
+    segment: Any = "default",
+    cache_dir: str | None = None,
+    offline: bool | None = None,
+) -> EncodecTokenizer:
     """audiotok factory.
 
     Options:
@@ -301,7 +364,8 @@ def load(spec: TokenizerSpec, *, checkpoint: str | None = None, source: str | No
             f"{model.channels}-channel EnCodec with {model.total_codebooks} x {model.cardinality} "
             f"codebooks at {model.frame_rate:g} Hz, not {spec.name} ({spec.sample_rate} Hz, "
             f"{spec.channels}-channel, {spec.num_codebooks} x {spec.cardinality} at "
-            f"{spec.frame_rate:g} Hz)")
+            f"{spec.frame_rate:g} Hz)"
+        )
     if segment != "default":
         import dataclasses
 

@@ -6,9 +6,8 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
-
 from audiotok import AudioTokenizer, InvalidCodesError
+from torch import Tensor
 
 from .modules import ResidualVectorQuantizer, SEANetConfig, SEANetDecoder, SEANetEncoder
 
@@ -41,8 +40,9 @@ class EncodecConfig:
 
     def __post_init__(self) -> None:
         if self.encoder.hop_length != self.decoder.hop_length:
-            raise ValueError(f"encoder hop {self.encoder.hop_length} != decoder hop "
-                             f"{self.decoder.hop_length}")
+            raise ValueError(
+                f"encoder hop {self.encoder.hop_length} != decoder hop {self.decoder.hop_length}"
+            )
         if self.encoder.dimension != self.decoder.dimension:
             raise ValueError("encoder and decoder latent dimensions differ")
         if self.n_q < 1 or self.bins < 2:
@@ -67,22 +67,34 @@ class EncodecConfig:
 
 def encodec_24khz_config() -> EncodecConfig:
     """Meta's causal 24 kHz mono model (``encodec_24khz``): 75 Hz, 32 x 1024 codebooks."""
-    seanet = SEANetConfig(channels=1, causal=True, norm="weight_norm", pad_mode="reflect",
-                          true_skip=False)
-    return EncodecConfig(24000, 1, seanet, seanet, n_q=32, bins=1024,
-                         target_bandwidths=(1.5, 3.0, 6.0, 12.0, 24.0))
+    seanet = SEANetConfig(
+        channels=1, causal=True, norm="weight_norm", pad_mode="reflect", true_skip=False
+    )
+    return EncodecConfig(
+        24000, 1, seanet, seanet, n_q=32, bins=1024, target_bandwidths=(1.5, 3.0, 6.0, 12.0, 24.0)
+    )
 
 
 def encodec_48khz_config() -> EncodecConfig:
-    """Meta's 48 kHz stereo model (``encodec_48khz``): 150 Hz, 16 x 1024, normalized 1 s segments."""
-    seanet = SEANetConfig(channels=2, causal=False, norm="time_group_norm", pad_mode="reflect",
-                          true_skip=False)
-    return EncodecConfig(48000, 2, seanet, seanet, n_q=16, bins=1024, renormalize=True,
-                         segment=1.0, target_bandwidths=(3.0, 6.0, 12.0, 24.0))
+    """Meta's 48 kHz stereo model (``encodec_48khz``): 150 Hz, 16 x 1024, 1 s segments."""
+    seanet = SEANetConfig(
+        channels=2, causal=False, norm="time_group_norm", pad_mode="reflect", true_skip=False
+    )
+    return EncodecConfig(
+        48000,
+        2,
+        seanet,
+        seanet,
+        n_q=16,
+        bins=1024,
+        renormalize=True,
+        segment=1.0,
+        target_bandwidths=(3.0, 6.0, 12.0, 24.0),
+    )
 
 
 class EncodecTokenizer(AudioTokenizer):
-    """Native EnCodec: codes bit-identical to AudioCraft's and Meta's ``encodec`` on the same weights.
+    """Native EnCodec: codes bit-identical to AudioCraft's and Meta's ``encodec`` (same weights).
 
     Build it with :func:`audiotok_encodec.loading.load` (or ``audiotok.load``); a fresh instance
     has zero codebooks. Weight norm is folded at load, so inference runs plain convolutions.
@@ -150,7 +162,9 @@ class EncodecTokenizer(AudioTokenizer):
         if length is None or stride is None:
             return super().frames_for_samples(num_samples)
         hop = self.hop_length
-        return sum(-(-min(length, num_samples - off) // hop) for off in range(0, num_samples, stride))
+        return sum(
+            -(-min(length, num_samples - off) // hop) for off in range(0, num_samples, stride)
+        )
 
     def refresh(self) -> None:
         """Recompute caches derived from the weights (call after changing codebooks by hand)."""
@@ -171,8 +185,10 @@ class EncodecTokenizer(AudioTokenizer):
         length, stride = self.config.segment_length, self.config.segment_stride
         if length is None or stride is None:
             return self._encode_segment(wav)
-        parts = [self._encode_segment(wav[..., off: off + length])
-                 for off in range(0, wav.shape[-1], stride)]
+        parts = [
+            self._encode_segment(wav[..., off : off + length])
+            for off in range(0, wav.shape[-1], stride)
+        ]
         codes = torch.cat([c for c, _ in parts], dim=-1)
         scales = [s for _, s in parts]
         return codes, (torch.cat(scales, dim=1) if scales[0] is not None else None)  # type: ignore
@@ -184,9 +200,11 @@ class EncodecTokenizer(AudioTokenizer):
             sizes[-2] -= 1 - sizes[-1]
             sizes[-1] = 1
         if min(sizes) < 1 or max(sizes) > full:
-            raise InvalidCodesError(f"{self.name}: {frames} frames cannot come from {n_segments} "
-                                    f"segments of at most {full} frames (scale has one column "
-                                    "per segment)")
+            raise InvalidCodesError(
+                f"{self.name}: {frames} frames cannot come from {n_segments} "
+                f"segments of at most {full} frames (scale has one column "
+                "per segment)"
+            )
         return sizes
 
     def _decode_segment(self, codes: Tensor, scale: Tensor | None) -> Tensor:
@@ -197,22 +215,31 @@ class EncodecTokenizer(AudioTokenizer):
         stride = self.config.segment_stride
         if scale is not None:
             if not self.uses_scale:
-                raise InvalidCodesError(f"{self.name}: this model does not renormalize; "
-                                        "pass scale=None")
-            if not isinstance(scale, Tensor) or scale.dim() not in (1, 2) \
-                    or scale.shape[0] != codes.shape[0]:
-                raise InvalidCodesError(f"{self.name}: scale must be the [B, n] tensor encode "
-                                        f"returned, with B = {codes.shape[0]}")
+                raise InvalidCodesError(
+                    f"{self.name}: this model does not renormalize; pass scale=None"
+                )
+            if (
+                not isinstance(scale, Tensor)
+                or scale.dim() not in (1, 2)
+                or scale.shape[0] != codes.shape[0]
+            ):
+                raise InvalidCodesError(
+                    f"{self.name}: scale must be the [B, n] tensor encode "
+                    f"returned, with B = {codes.shape[0]}"
+                )
             scale = scale.to(self.device, torch.float32).reshape(codes.shape[0], -1)
         if stride is None:
             if scale is not None and scale.shape[1] != 1:
-                raise InvalidCodesError(f"{self.name}: expected a scale of shape [B, 1], got "
-                                        f"{tuple(scale.shape)}")
+                raise InvalidCodesError(
+                    f"{self.name}: expected a scale of shape [B, 1], got {tuple(scale.shape)}"
+                )
             return self._decode_segment(codes, scale)
         n = scale.shape[1] if scale is not None else -(-codes.shape[-1] // self._segment_frames())
         pieces = torch.split(codes, self._segment_sizes(codes.shape[-1], n), dim=-1)
-        frames = [self._decode_segment(c, None if scale is None else scale[:, i])
-                  for i, c in enumerate(pieces)]
+        frames = [
+            self._decode_segment(c, None if scale is None else scale[:, i])
+            for i, c in enumerate(pieces)
+        ]
         return _linear_overlap_add(frames, stride)
 
     def _segment_frames(self) -> int:
@@ -234,7 +261,7 @@ def _linear_overlap_add(frames: list[Tensor], stride: int) -> Tensor:
     offset = 0
     for frame in frames:
         n = frame.shape[-1]
-        out[..., offset: offset + n] += weight[:n] * frame
-        sum_weight[offset: offset + n] += weight[:n]
+        out[..., offset : offset + n] += weight[:n] * frame
+        sum_weight[offset : offset + n] += weight[:n]
         offset += stride
     return out / sum_weight

@@ -100,19 +100,36 @@ class _NormConv(nn.Module):
         super().__init__()
         setattr(self, attr, conv)
         out_channels = conv.out_channels  # type: ignore[attr-defined]
-        self.norm = (nn.GroupNorm(1, out_channels, **norm_params) if norm == "time_group_norm"
-                     else nn.Identity())
+        self.norm = (
+            nn.GroupNorm(1, out_channels, **norm_params)
+            if norm == "time_group_norm"
+            else nn.Identity()
+        )
 
 
 class SConv1d(nn.Module):
     """Conv1d with causal or centred padding (plus right padding so the last window is full)."""
 
-    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1, dilation: int = 1,
-                 *, causal: bool = False, norm: str = "none", pad_mode: str = "reflect",
-                 norm_params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        *,
+        causal: bool = False,
+        norm: str = "none",
+        pad_mode: str = "reflect",
+        norm_params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
-        self.conv = _NormConv(nn.Conv1d(cin, cout, kernel_size, stride, dilation=dilation),
-                              norm, "conv", norm_params or {})
+        self.conv = _NormConv(
+            nn.Conv1d(cin, cout, kernel_size, stride, dilation=dilation),
+            norm,
+            "conv",
+            norm_params or {},
+        )
         self.causal, self.pad_mode = causal, pad_mode
         self.stride = stride
         self.effective_kernel = (kernel_size - 1) * dilation + 1
@@ -135,14 +152,24 @@ class SConv1d(nn.Module):
 
 
 class SConvTranspose1d(nn.Module):
-    """ConvTranspose1d that trims its fixed padding (to the right by ``trim_right_ratio`` if causal)."""
+    """ConvTranspose1d trimming its fixed padding (right share ``trim_right_ratio`` if causal)."""
 
-    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1, *,
-                 causal: bool = False, norm: str = "none", trim_right_ratio: float = 1.0,
-                 norm_params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel_size: int,
+        stride: int = 1,
+        *,
+        causal: bool = False,
+        norm: str = "none",
+        trim_right_ratio: float = 1.0,
+        norm_params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
-        self.convtr = _NormConv(nn.ConvTranspose1d(cin, cout, kernel_size, stride), norm,
-                                "convtr", norm_params or {})
+        self.convtr = _NormConv(
+            nn.ConvTranspose1d(cin, cout, kernel_size, stride), norm, "convtr", norm_params or {}
+        )
         total = kernel_size - stride
         right = math.ceil(total * trim_right_ratio) if causal else total // 2
         self.trim = (total - right, right)
@@ -154,7 +181,7 @@ class SConvTranspose1d(nn.Module):
         if self.has_norm:
             y = self.convtr.norm(y)
         left, right = self.trim
-        return y[..., left: y.shape[-1] - right]
+        return y[..., left : y.shape[-1] - right]
 
 
 class SLSTM(nn.Module):
@@ -177,7 +204,9 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, cfg: SEANetConfig, dilation: int, norm: str) -> None:
         super().__init__()
         hidden = dim // cfg.compress
-        conv = dict(causal=cfg.causal, norm=norm, pad_mode=cfg.pad_mode, norm_params=cfg.norm_params)
+        conv = dict(
+            causal=cfg.causal, norm=norm, pad_mode=cfg.pad_mode, norm_params=cfg.norm_params
+        )
         self.block = nn.Sequential(
             _activation(cfg.activation, cfg.activation_params),
             SConv1d(dim, hidden, cfg.residual_kernel_size, dilation=dilation, **conv),
@@ -200,19 +229,31 @@ class SEANetEncoder(nn.Module):
         n_blocks, off = len(cfg.ratios) + 2, cfg.disable_norm_outer_blocks
         mult, nf = 1, cfg.n_filters
         layers: list[nn.Module] = [
-            SConv1d(cfg.channels, nf, cfg.kernel_size, norm="none" if off >= 1 else cfg.norm, **conv)]
+            SConv1d(
+                cfg.channels, nf, cfg.kernel_size, norm="none" if off >= 1 else cfg.norm, **conv
+            )
+        ]
         for i, ratio in enumerate(reversed(cfg.ratios)):
             norm = "none" if off >= i + 2 else cfg.norm
             for j in range(cfg.n_residual_layers):
-                layers.append(ResnetBlock(mult * nf, cfg, cfg.dilation_base ** j, norm))
-            layers += [_activation(cfg.activation, cfg.activation_params),
-                       SConv1d(mult * nf, mult * nf * 2, ratio * 2, ratio, norm=norm, **conv)]
+                layers.append(ResnetBlock(mult * nf, cfg, cfg.dilation_base**j, norm))
+            layers += [
+                _activation(cfg.activation, cfg.activation_params),
+                SConv1d(mult * nf, mult * nf * 2, ratio * 2, ratio, norm=norm, **conv),
+            ]
             mult *= 2
         if cfg.lstm:
             layers.append(SLSTM(mult * nf, cfg.lstm))
-        layers += [_activation(cfg.activation, cfg.activation_params),
-                   SConv1d(mult * nf, cfg.dimension, cfg.last_kernel_size,
-                           norm="none" if off == n_blocks else cfg.norm, **conv)]
+        layers += [
+            _activation(cfg.activation, cfg.activation_params),
+            SConv1d(
+                mult * nf,
+                cfg.dimension,
+                cfg.last_kernel_size,
+                norm="none" if off == n_blocks else cfg.norm,
+                **conv,
+            ),
+        ]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -229,23 +270,44 @@ class SEANetDecoder(nn.Module):
         n_blocks, off = len(cfg.ratios) + 2, cfg.disable_norm_outer_blocks
         nf, mult = cfg.n_filters, 2 ** len(cfg.ratios)
         layers: list[nn.Module] = [
-            SConv1d(cfg.dimension, mult * nf, cfg.kernel_size,
-                    norm="none" if off == n_blocks else cfg.norm, **conv)]
+            SConv1d(
+                cfg.dimension,
+                mult * nf,
+                cfg.kernel_size,
+                norm="none" if off == n_blocks else cfg.norm,
+                **conv,
+            )
+        ]
         if cfg.lstm:
             layers.append(SLSTM(mult * nf, cfg.lstm))
         for i, ratio in enumerate(cfg.ratios):
             norm = "none" if off >= n_blocks - (i + 1) else cfg.norm
-            layers += [_activation(cfg.activation, cfg.activation_params),
-                       SConvTranspose1d(mult * nf, mult * nf // 2, ratio * 2, ratio,
-                                        causal=cfg.causal, norm=norm,
-                                        trim_right_ratio=cfg.trim_right_ratio,
-                                        norm_params=cfg.norm_params)]
+            layers += [
+                _activation(cfg.activation, cfg.activation_params),
+                SConvTranspose1d(
+                    mult * nf,
+                    mult * nf // 2,
+                    ratio * 2,
+                    ratio,
+                    causal=cfg.causal,
+                    norm=norm,
+                    trim_right_ratio=cfg.trim_right_ratio,
+                    norm_params=cfg.norm_params,
+                ),
+            ]
             for j in range(cfg.n_residual_layers):
-                layers.append(ResnetBlock(mult * nf // 2, cfg, cfg.dilation_base ** j, norm))
+                layers.append(ResnetBlock(mult * nf // 2, cfg, cfg.dilation_base**j, norm))
             mult //= 2
-        layers += [_activation(cfg.activation, cfg.activation_params),
-                   SConv1d(nf, cfg.channels, cfg.last_kernel_size,
-                           norm="none" if off >= 1 else cfg.norm, **conv)]
+        layers += [
+            _activation(cfg.activation, cfg.activation_params),
+            SConv1d(
+                nf,
+                cfg.channels,
+                cfg.last_kernel_size,
+                norm="none" if off >= 1 else cfg.norm,
+                **conv,
+            ),
+        ]
         if cfg.final_activation is not None:
             layers.append(_activation(cfg.final_activation, cfg.final_activation_params))
         self.model = nn.Sequential(*layers)
@@ -329,8 +391,10 @@ def fold_weight_norm(state: dict[str, Tensor]) -> dict[str, Tensor]:
     folded weight is bit-identical to the one they recompute.
     """
     out: dict[str, Tensor] = {}
-    pairs = ((".weight_g", ".weight_v"),
-             (".parametrizations.weight.original0", ".parametrizations.weight.original1"))
+    pairs = (
+        (".weight_g", ".weight_v"),
+        (".parametrizations.weight.original0", ".parametrizations.weight.original1"),
+    )
     for key, value in state.items():
         for g_suffix, v_suffix in pairs:
             if key.endswith(g_suffix):
