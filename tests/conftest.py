@@ -28,3 +28,11 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             check=True, capture_output=True, text=True)
         sites[name] = target
     return sites
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread per test process: on small shared machines oversubscription makes the
+    neural models orders of magnitude slower (tests that vary the count set it themselves)."""
+    import torch
+
+    torch.set_num_threads(1)
