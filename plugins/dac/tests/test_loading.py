@@ -56,7 +56,19 @@ print(json.dumps({{"shape": list(codes.shape),
     assert _run(code) == {"shape": [1, 12, 3], "heavy": []}
 
 
+def test_foreign_identifiers_are_not_claimed(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    for identifier in (str(junk), str(tmp_path / "absent.pth"), "dac_99khz", str(tmp_path)):
+        with pytest.raises(UnknownTokenizerError):
+            audiotok.resolve(identifier)
+
+
 def test_static_facts_of_the_registered_models():
+    from audiotok_dac.plugin import SPECS
+    from audiotok_dac.releases import RELEASES
+
+    assert set(RELEASES) == {s.name for s in SPECS}
     facts = {s.name: (s.sample_rate, s.hop_length, s.frame_rate, s.num_codebooks, s.cardinality)
              for s in audiotok.list_tokenizers("dac*")}
     assert facts == {

@@ -12,7 +12,7 @@ from pathlib import Path
 import audiotok
 from audiotok import TokenizerSpec
 
-from .releases import RELEASES, UnsafePickle, config_facts, peek_kwargs
+from .releases import UnsafePickle, config_facts, peek_kwargs
 
 FACTORY = "audiotok_dac.tokenizer:load"
 INSTALL = "pip install audiotok-dac"
@@ -37,7 +37,6 @@ SPECS: tuple[TokenizerSpec, ...] = (
                   description="Descript Audio Codec 44.1 kHz mono, 16 kbps (18 x 1024, "
                               "latent 128, hop 512)", **_COMMON),
 )
-assert set(RELEASES) == {s.name for s in SPECS}
 
 
 @audiotok.hookimpl
