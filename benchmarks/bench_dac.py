@@ -79,7 +79,7 @@ def main() -> None:
         step = max(1, round(args.chunk_seconds * tok.frame_rate))
         t_ref_enc, t_enc, t_chunk = _interleaved(
             [synced(lambda: ref.encode(ref.preprocess(wav, sr))), synced(lambda: tok.encode(wav)),
-             synced(lambda: tok.encode_chunked(wav, chunk_frames=step))], args.repeat)
+             synced(lambda: tok.encode_chunked(wav, chunk_frames=step)[0])], args.repeat)
         rows.append(("encode", t_ref_enc, t_enc))
         t_ref_dec, t_dec = _interleaved(
             [synced(lambda: ref.decode(ref.quantizer.from_codes(codes_ref)[0])),
@@ -89,7 +89,7 @@ def main() -> None:
         widths: list[int] = []
         hook = tok.model.encoder.register_forward_pre_hook(
             lambda m, a: widths.append(a[0].shape[-1]))
-        chunked = tok.encode_chunked(wav, chunk_frames=step)
+        chunked = tok.encode_chunked(wav, chunk_frames=step)[0]
         hook.remove()
 
     print(f"{args.config} on {args.device}, {args.seconds:g} s of audio, "

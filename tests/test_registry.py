@@ -50,12 +50,15 @@ def test_unknown_names_suggest_a_fix():
     with pytest.raises(audiotok.UnknownTokenizerError, match="did you mean mulaw_16khz"):
         audiotok.resolve("mulaw_16kh")
     with pytest.raises(audiotok.UnknownTokenizerError,
-                       match="dac_44khz needs descript-audio-codec: pip install audiotok-dac"):
+                       match="dac_44khz needs audiotok-dac: pip install audiotok-dac"):
         audiotok.resolve("dac_44khz")
     with pytest.raises(audiotok.UnknownTokenizerError, match="pip install audiotok-hf-encodec"):
         audiotok.resolve("facebook/encodec_24khz")
     with pytest.raises(audiotok.UnknownTokenizerError):
         audiotok.resolve("")
+    import pathlib
+    with pytest.raises(audiotok.UnknownTokenizerError, match="no/such.bin"):
+        audiotok.load(pathlib.Path("no/such.bin"))
 
 
 def test_missing_dependency_names_the_install():

@@ -143,3 +143,29 @@ def test_damaged_checkpoints_are_refused(checkpoints, tmp_path, no_marker, name,
 def test_wrong_architecture_is_refused(checkpoints, name, wrong):
     with pytest.raises(audiotok.CheckpointError):
         audiotok.load(wrong, checkpoint=checkpoints[name]["checkpoint"])
+
+
+def test_tokenize_with_a_neural_plugin_is_exact(tmp_path, checkpoints, tokenizers):
+    """audiotok tokenize with DAC: equal-length batching, exact chunking of a 'long' file."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    for i, seconds in enumerate([0.05, 0.05, 0.05, 0.13, 0.3, 0.71]):
+        sf.write(str(tmp_path / "in" / f"{i}.wav"),
+                 (0.3 * rng.standard_normal(int(16000 * seconds))).astype("float32"), 16000)
+    tok = tokenizers["dac"]
+    summary = audiotok.tokenize(tmp_path / "in", tok, tmp_path / "out", batch_size=4,
+                                workers=0, chunk_seconds=0.25)
+    assert summary.ok and summary.encoded == 6
+    ds = audiotok.TokenDataset(tmp_path / "out")
+    assert ds.meta["plugin"] == "dac" and ds.meta["cardinality"] == 1024
+    for i in range(len(ds)):
+        item = ds[i]
+        wav = audiotok.read_audio(tmp_path / "in" / item["id"], sample_rate=16000, channels=1)
+        with torch.inference_mode():
+            expected = tok.encode(wav[None])[0][0]
+        assert torch.equal(item["codes"], expected), item["id"]
+    dec = run(["decode", str(tmp_path / "out"), "--item", "5.wav", "-o", str(tmp_path / "5.wav")])
+    assert dec.returncode == 0, dec.stderr  # the recorded checkpoint is found again

@@ -116,8 +116,10 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_codes(args: argparse.Namespace) -> tuple[Any, Any, str, int, int | None, bool]:
-    """codes, scale, tokenizer identifier, K, num_samples, interleave from a file or dataset."""
+def _read_codes(args: argparse.Namespace
+                ) -> tuple[Any, Any, str, int, int | None, bool, str | None]:
+    """codes, scale, tokenizer identifier, K, num_samples, interleave, checkpoint of a token
+    file or a dataset item."""
     from pathlib import Path
 
     if Path(args.tokens).is_dir():
@@ -134,13 +136,13 @@ def _read_codes(args: argparse.Namespace) -> tuple[Any, Any, str, int, int | Non
             raise AudiotokError(f"{args.tokens}: no item {args.item!r}") from None
         meta = ds.meta
         return (item["codes"], item["scale"], meta["tokenizer"], meta["num_codebooks"],
-                item["num_samples"], False)
+                item["num_samples"], False, meta.get("checkpoint"))
     from ._tokens import load_tokens
 
     tokens = load_tokens(args.tokens)
     meta = tokens.metadata
     return (tokens.codes, tokens.scale, meta.tokenizer, meta.num_codebooks, meta.num_samples,
-            meta.interleave_stereo)
+            meta.interleave_stereo, meta.checkpoint)
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
@@ -150,8 +152,11 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     from ._registry import load
     from ._stereo import InterleaveStereo
 
-    codes, scale, identifier, k, num_samples, interleave = _read_codes(args)
-    tok = load(identifier, device=args.device, checkpoint=args.checkpoint)
+    codes, scale, identifier, k, num_samples, interleave, recorded = _read_codes(args)
+    checkpoint = args.checkpoint
+    if checkpoint is None and recorded and os.path.isfile(recorded):
+        checkpoint = recorded  # the weights the codes were made with, when still there
+    tok = load(identifier, device=args.device, checkpoint=checkpoint)
     if interleave:
         tok = InterleaveStereo(tok)
     tok.set_num_codebooks(k)
@@ -289,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tokens", help="a token file, or a token dataset folder with --item")
     p.add_argument("--item", help="dataset item id or number")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--checkpoint")
+    p.add_argument("--checkpoint", help="weights file (default: the one recorded, if present)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--subtype", help="soundfile subtype, e.g. PCM_16 (default) or FLOAT")
     p.set_defaults(func=_cmd_decode)

@@ -38,6 +38,8 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
     #: Set by :func:`audiotok.load`: the spec it was loaded from and the identifier used.
     spec: TokenizerSpec | None = None
     identifier: str | None = None
+    #: The local weights file given to :func:`audiotok.load` (recorded in token files).
+    checkpoint: str | None = None
     #: True for residual quantizers: codes at K are a prefix of codes at total K.
     residual: bool = True
     #: Whether ``encode`` returns a scale that ``decode`` needs.

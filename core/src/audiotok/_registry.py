@@ -43,12 +43,11 @@ ENV_LOAD = "AUDIOTOK_LOAD_PLUGINS"
 ENV_DISABLE = "AUDIOTOK_DISABLE_PLUGINS"
 ENV_STRICT = "AUDIOTOK_STRICT_PLUGINS"
 
-# Names users will try before installing the plugin that provides them.
-_KNOWN_ELSEWHERE: list[tuple[str, str, str]] = [
-    (r"^dac_", "descript-audio-codec", "pip install audiotok-dac"),
-    (r"^(hf_encodec:|facebook/encodec)", "transformers", "pip install audiotok-hf-encodec"),
-    (r"^(encodec_|//pretrained/|facebook/musicgen)", "the native EnCodec plugin",
-     "pip install audiotok-encodec"),
+# Names users will try before installing the plugin that provides them: (pattern, plugin).
+_KNOWN_ELSEWHERE: list[tuple[str, str]] = [
+    (r"^dac_", "dac"),
+    (r"^(hf_encodec|facebook/encodec)", "hf_encodec"),
+    (r"^(encodec_|musicgen_|audiogen_|//pretrained/|facebook/(musicgen|audiogen))", "encodec"),
 ]
 
 
@@ -245,7 +244,9 @@ class _Registry:
                                       f"{_describe(exc)}") from exc
         return claims
 
-    def resolve(self, identifier: str) -> TokenizerSpec:
+    def resolve(self, identifier: str | os.PathLike[str]) -> TokenizerSpec:
+        if isinstance(identifier, os.PathLike):
+            identifier = os.fspath(identifier)
         if not isinstance(identifier, str) or not identifier:
             raise UnknownTokenizerError(f"tokenizer identifier must be a non-empty string, "
                                         f"got {identifier!r}")
@@ -271,9 +272,12 @@ class _Registry:
     def _unknown_message(self, identifier: str, plugin: str | None) -> str:
         where = f"in plugin {plugin!r}{self._plugin_problem(plugin)}" if plugin else ""
         msg = f"unknown tokenizer {identifier!r}{(' ' + where) if where else ''}"
-        for pattern, package, hint in _KNOWN_ELSEWHERE:
-            if re.search(pattern, identifier):
-                return f"{msg}: {identifier} needs {package}: {hint}"
+        for pattern, owner in _KNOWN_ELSEWHERE:
+            info = self.plugins.get(owner)
+            if re.search(pattern, identifier) and (info is None or info.error):
+                dist = "audiotok-" + owner.replace("_", "-")
+                why = f" (installed but failed: {info.error})" if info and info.error else ""
+                return f"{msg}: {identifier} needs {dist}{why}: pip install {dist}"
         names = sorted({n for s in self.specs.values() for n in (s.name, *s.aliases)})
         close = difflib.get_close_matches(identifier, names, n=3)
         if close:
@@ -314,7 +318,7 @@ def list_plugins() -> list[PluginInfo]:
     return sorted(infos, key=lambda p: (p.name != BUILTIN_PLUGIN, p.name))
 
 
-def resolve(identifier: str) -> TokenizerSpec:
+def resolve(identifier: str | os.PathLike[str]) -> TokenizerSpec:
     """The :class:`TokenizerSpec` an identifier denotes, without loading anything heavy.
 
     ``identifier`` is a name, an alias, ``plugin:name``, or something a plugin claims (a path,
@@ -359,7 +363,7 @@ def _import_factory(spec: TokenizerSpec) -> Callable[..., Any]:
         raise PluginError(f"{spec.qualified_name}: factory {spec.factory!r} does not exist") from None
 
 
-def load(identifier: str | TokenizerSpec, *, device: Any = "cpu", checkpoint: str | os.PathLike[str] | None = None,
+def load(identifier: str | os.PathLike[str] | TokenizerSpec, *, device: Any = "cpu", checkpoint: str | os.PathLike[str] | None = None,
          **options: Any) -> AudioTokenizer:
     """Load a tokenizer by name, alias, ``plugin:name`` or claimed identifier; eval mode, on ``device``.
 
@@ -370,6 +374,8 @@ def load(identifier: str | TokenizerSpec, *, device: Any = "cpu", checkpoint: st
     >>> tok.sample_rate, tok.cardinality, tok.num_codebooks
     (16000, 256, 1)
     """
+    if isinstance(identifier, os.PathLike):
+        identifier = os.fspath(identifier)
     spec = identifier if isinstance(identifier, TokenizerSpec) else resolve(identifier)
     _check_requirements(spec)
     factory = _import_factory(spec)
@@ -395,6 +401,7 @@ def load(identifier: str | TokenizerSpec, *, device: Any = "cpu", checkpoint: st
     _check_facts(spec, tokenizer)
     tokenizer.spec = spec
     tokenizer.identifier = identifier if isinstance(identifier, str) else spec.qualified_name
+    tokenizer.checkpoint = kwargs.get("checkpoint")
     if spec.default_num_codebooks is not None:
         tokenizer.set_num_codebooks(spec.default_num_codebooks)
     return tokenizer.to(device).eval()

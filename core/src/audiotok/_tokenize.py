@@ -136,6 +136,7 @@ def dataset_meta(tok: AudioTokenizer) -> dict[str, Any]:
         "sample_rate": tok.sample_rate, "frame_rate": float(tok.frame_rate),
         "num_codebooks": tok.num_codebooks, "cardinality": tok.cardinality,
         "channels": tok.channels, "codes_dtype": codes_dtype(tok.cardinality),
+        "checkpoint": tok.checkpoint,
     }
 
 

@@ -45,6 +45,7 @@ class TokenMetadata:
     num_codebooks: int
     num_samples: int | None = None
     interleave_stereo: bool = False
+    checkpoint: str | None = None
     audiotok_version: str = __version__
 
     @classmethod
@@ -61,7 +62,8 @@ class TokenMetadata:
             plugin_version=spec.version if spec else "", sample_rate=tokenizer.sample_rate,
             channels=tokenizer.channels, frame_rate=float(tokenizer.frame_rate),
             cardinality=tokenizer.cardinality, num_codebooks=num_codebooks,
-            num_samples=num_samples, interleave_stereo=inner is not tokenizer)
+            num_samples=num_samples, interleave_stereo=inner is not tokenizer,
+            checkpoint=inner.checkpoint)
 
     @classmethod
     def from_json(cls, text: str) -> TokenMetadata:
@@ -86,6 +88,8 @@ class TokenMetadata:
         for key in ("tokenizer", "name", "plugin", "plugin_version"):
             if not isinstance(kwargs[key], str):
                 raise ValueError(f"metadata {key} must be a string")
+        if not isinstance(kwargs.get("checkpoint"), (str, type(None))):
+            raise ValueError("metadata checkpoint must be a string or null")
         return cls(**kwargs)
 
 

@@ -42,6 +42,7 @@ class DACTokenizer(AudioTokenizer):
     """
 
     residual = True
+    exact_chunking = True  # encode_chunked gives the codes of whole-input encoding
 
     def __init__(self, network: DACNetwork, *, chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
                  ) -> None:
@@ -101,15 +102,20 @@ class DACTokenizer(AudioTokenizer):
     def _encode(self, wav: Tensor) -> tuple[Tensor, None]:
         return self._encode_windows(wav, None), None
 
-    def encode_chunked(self, wav: Tensor, chunk_frames: int | None = None) -> Tensor:
-        """Codes ``[B, K, ceil(T / hop)]`` computed ``chunk_frames`` frames at a time.
+    def encode_chunked(self, wav: Tensor, chunk_samples: int | None = None, *,
+                       chunk_frames: int | None = None) -> tuple[Tensor, None]:
+        """``(codes [B, K, ceil(T / hop)], None)`` computed a window at a time (the audiotok
+        ``encode_chunked`` protocol; ``audiotok tokenize`` uses it for long files).
 
-        Each window is extended by the encoder's receptive field (aligned to the hop) and
-        clipped to the hop-padded signal, so every code equals the one whole-input encoding
-        gives. ``chunk_frames=None`` uses ``chunk_seconds``; whole-input encoding when that
-        is None or the input fits in one window.
+        Windows are ``chunk_frames`` frames (or ``chunk_samples`` rounded up to whole hops);
+        each is extended by the encoder's receptive field (aligned to the hop) and clipped to
+        the hop-padded signal, so every code equals the one whole-input encoding gives. With
+        neither given, ``chunk_seconds`` applies; whole-input encoding when that is None or the
+        input fits in one window.
         """
-        return self._encode_windows(self.check_audio(wav), chunk_frames)
+        if chunk_frames is None and chunk_samples is not None:
+            chunk_frames = max(1, -(-int(chunk_samples) // self.hop_length))
+        return self._encode_windows(self.check_audio(wav), chunk_frames), None
 
     def _encode_windows(self, wav: Tensor, chunk_frames: int | None) -> Tensor:
         hop, length = self.hop_length, wav.shape[-1]
