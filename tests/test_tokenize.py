@@ -227,3 +227,12 @@ def test_ray_backend_gives_the_same_dataset(tmp_path):
     again = run(["tokenize", str(tmp_path / "in"), "--tokenizer", "mulaw", "--out",
                  str(tmp_path / "out"), "--ray"])
     assert again.returncode == 0 and "6 already done" in again.stderr
+
+
+def test_progress_line_when_asked(tmp_path, registry, capsys):
+    make_collection(tmp_path / "in", n=3)
+    audiotok.tokenize(tmp_path / "in", "mulaw", tmp_path / "out", workers=0, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3 files" in err and "audio-h/s" in err and "real time" in err
+    audiotok.tokenize(tmp_path / "in", "mulaw", tmp_path / "out2", workers=0, progress=False)
+    assert capsys.readouterr().err == ""

@@ -337,7 +337,8 @@ class _Progress:
         if self.enabled:
             dt = max(time.monotonic() - self.start, 1e-9)
             sys.stderr.write(f"\r{self.files}/{self.total} files  {self.files / dt:.1f} files/s  "
-                             f"{self.seconds / 3600 / dt * 3600:.3f} audio-h/h  ")
+                             f"{self.seconds / 3600 / dt:.4f} audio-h/s "
+                             f"({self.seconds / dt:.0f}x real time)  ")
             sys.stderr.flush()
 
     def close(self) -> None:
