@@ -169,3 +169,48 @@ def test_tokenize_with_a_neural_plugin_is_exact(tmp_path, checkpoints, tokenizer
         assert torch.equal(item["codes"], expected), item["id"]
     dec = run(["decode", str(tmp_path / "out"), "--item", "5.wav", "-o", str(tmp_path / "5.wav")])
     assert dec.returncode == 0, dec.stderr  # the recorded checkpoint is found again
+
+
+def test_malicious_audiocraft_export_never_runs(tmp_path, no_marker):
+    path = tmp_path / "compression_state_dict.bin"
+    path.write_bytes(pickle.dumps({"best_state": Exploit(), "xp.cfg": "x: 1"}))
+    for identifier in (str(path), str(tmp_path), f"//pretrained/{path}"):
+        with pytest.raises(audiotok.AudiotokError, match="compression_state_dict.bin|"
+                           + str(tmp_path.name)):
+            audiotok.load(identifier)
+
+
+def test_factory_that_raises_is_reported(monkeypatch):
+    from audiotok import _registry
+
+    monkeypatch.setenv("AUDIOTOK_LOAD_PLUGINS", "")
+    _registry._reset()
+    try:
+        audiotok.register(audiotok.TokenizerSpec(
+            name="boom", factory="tokenize_support:load_boom", sample_rate=16000, channels=1,
+            frame_rate=16000.0, cardinality=256, num_codebooks=1))
+        with pytest.raises(audiotok.PluginError, match="boom.*RuntimeError: factory exploded"):
+            audiotok.load("boom")
+    finally:
+        _registry._reset()
+
+
+def test_compare_with_a_neural_tokenizer(tmp_path, tokenizers):
+    import math
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(16000 // 2) / 16000
+    sf.write(str(tmp_path / "a.wav"), (0.5 * np.sin(2 * np.pi * 300 * t)).astype("float32"), 16000)
+    report = audiotok.compare([tmp_path / "a.wav"], [tokenizers["mulaw"], tokenizers["dac"]],
+                              num_codebooks=[1, 4, 12], lm_card=1024, lm_n_q=4,
+                              out=tmp_path / "r")
+    dac_rows = [r for r in report.rows if r.tokenizer == "dac_16khz"]
+    assert [r.num_codebooks for r in dac_rows] == [1, 4, 12]
+    for r in dac_rows:
+        assert r.bitrate_kbps == pytest.approx(r.num_codebooks * 10 * 50 / 1000)
+        assert r.tokens_per_second == r.num_codebooks * 50
+        assert r.sequence_lengths == [25] and r.lm_vocab_size == 1025
+        assert math.isfinite(r.si_sdr_db) and r.compatible == (r.num_codebooks == 4)
+    assert len(list((tmp_path / "r").glob("*.png"))) == 3

@@ -62,3 +62,7 @@ class LinearPCM16(MuLawTokenizer):
 
 def load_pcm16(spec, *, checkpoint=None):
     return LinearPCM16()
+
+
+def load_boom(spec, *, checkpoint=None):
+    raise RuntimeError("factory exploded")
