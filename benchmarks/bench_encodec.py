@@ -57,6 +57,12 @@ SEANET: dict[str, Any] = dict(
 def build_reference() -> tuple[torch.nn.Module, str]:
     """The reference EncodecModel (AudioCraft if installed, else Meta's encodec modules)."""
     torch.manual_seed(0)
+    import sys
+    import types
+
+    for stub in ("spacy", "xformers", "xformers.ops"):  # imported by AudioCraft's LM modules only
+        sys.modules.setdefault(stub, types.ModuleType(stub))
+    sys.modules["xformers"].ops = sys.modules["xformers.ops"]  # type: ignore[attr-defined]
     try:
         from audiocraft.models.encodec import EncodecModel as ACModel  # type: ignore
         from audiocraft.modules import SEANetDecoder, SEANetEncoder  # type: ignore
