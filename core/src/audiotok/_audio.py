@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ._errors import AudiotokError, InvalidAudioError
+from ._files import atomic_write
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -24,14 +26,15 @@ def read_audio(path: str | os.PathLike[str], *, sample_rate: int | None = None,
 
     >>> wav = read_audio("song.flac", sample_rate=32000, channels=1)  # doctest: +SKIP
     """
-    wav, source_rate = _read(Path(path))
-    wav = convert_audio(wav, source_rate, sample_rate=sample_rate, channels=channels)
-    return wav
+    wav, source_rate = read_file(path)
+    return convert_audio(wav, source_rate, sample_rate=sample_rate, channels=channels)
 
 
-def _read(path: Path) -> tuple[Tensor, int]:
+def read_file(path: str | os.PathLike[str]) -> tuple[Tensor, int]:
+    """Decode a file as it is: float32 ``[C, T]`` and its sample rate (errors as read_audio)."""
     import soundfile
 
+    path = Path(path)
     if not path.exists():
         raise InvalidAudioError(f"{path}: no such file")
     if path.is_dir():
@@ -86,11 +89,10 @@ def write_audio(path: str | os.PathLike[str], wav: Tensor, sample_rate: int, *,
     if wav.dim() != 2:
         raise InvalidAudioError(f"write_audio expects [C, T], got {tuple(wav.shape)}")
     fmt = path.suffix.lstrip(".").upper() or "WAV"
-    tmp = path.with_name(f".{path.name}.tmp")
+    buffer = io.BytesIO()
     try:
-        soundfile.write(str(tmp), wav.T.clamp(-1, 1).numpy(), int(sample_rate), subtype=subtype,
+        soundfile.write(buffer, wav.T.clamp(-1, 1).numpy(), int(sample_rate), subtype=subtype,
                         format=fmt)
-        os.replace(tmp, path)
+        atomic_write(path, buffer.getvalue())
     except (OSError, soundfile.LibsndfileError, ValueError, TypeError) as exc:
-        tmp.unlink(missing_ok=True)
         raise AudiotokError(f"{path}: cannot write audio ({exc})") from exc

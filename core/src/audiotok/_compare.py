@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ._audio import read_audio
+from ._audio import convert_audio, read_file
 from ._compat import find_mismatches
 from ._errors import AudiotokError, MissingDependencyError
 from ._protocol import AudioTokenizer
@@ -232,9 +231,11 @@ def compare(audio: Sequence[str | os.PathLike[str]], tokenizers: Sequence[str | 
     rows: list[CompareRow] = []
     histograms: dict[str, list[list[int]]] = {}
     examples: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
+    decoded = [read_file(p) for p in audio]  # once; converted per tokenizer below
     for ident in tokenizers:
         tok = ident if isinstance(ident, AudioTokenizer) else load(ident, device=device)
-        clips = [read_audio(p, sample_rate=tok.sample_rate, channels=tok.channels) for p in audio]
+        clips = [convert_audio(wav, rate, sample_rate=tok.sample_rate, channels=tok.channels)
+                 for wav, rate in decoded]
         short = [str(p) for p, c in zip(audio, clips) if c.shape[-1] < 2048]
         if short:
             raise AudiotokError(f"compare needs clips of at least 2048 samples at "
@@ -254,7 +255,7 @@ def compare(audio: Sequence[str | os.PathLike[str]], tokenizers: Sequence[str | 
                     examples[tok.name] = (clips[0], recons[0], tok.sample_rate)
         finally:
             tok.set_num_codebooks(original_k)
-    seconds = sum(_duration(p) for p in audio)
+    seconds = sum(wav.shape[-1] / rate for wav, rate in decoded)
     report = CompareReport(rows=rows, audio=[str(p) for p in audio], audio_seconds=seconds,
                            lm=lm, histograms=histograms)
     if out is not None:
@@ -267,13 +268,3 @@ def compare(audio: Sequence[str | os.PathLike[str]], tokenizers: Sequence[str | 
         (out / "report.json").write_text(report.to_json())
         (out / "report.csv").write_text(report.to_csv())
     return report
-
-
-def _duration(path: str | os.PathLike[str]) -> float:
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-        return info.frames / info.samplerate
-    except Exception:
-        return math.nan

@@ -35,16 +35,6 @@ INDEX = "index"
 FAILURES = "failures.jsonl"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def read_index(root: Path) -> Iterator[dict[str, Any]]:
     """All committed index rows of a dataset folder, in shard-name order."""
     index_dir = root / INDEX

@@ -7,6 +7,7 @@ tokenizer rejects bad audio and bad codes with the same :mod:`audiotok` errors.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -116,9 +117,8 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
     @property
     def device(self) -> torch.device:
         """Device of the first parameter or buffer (CPU if there is none)."""
-        for tensor in [*self.parameters(), *self.buffers()]:
-            return tensor.device
-        return torch.device("cpu")
+        tensor = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return torch.device("cpu") if tensor is None else tensor.device
 
     def _check_num_codebooks(self, n: int) -> int:
         allowed = self.allowed_num_codebooks

@@ -398,7 +398,7 @@ def load(identifier: str | os.PathLike[str] | TokenizerSpec, *, device: Any = "c
     if not isinstance(tokenizer, AudioTokenizer):
         raise PluginError(f"{spec.qualified_name}: factory returned {type(tokenizer).__name__}, "
                           "not an audiotok.AudioTokenizer")
-    _check_facts(spec, tokenizer)
+    check_facts(spec, tokenizer)
     tokenizer.spec = spec
     tokenizer.identifier = identifier if isinstance(identifier, str) else spec.qualified_name
     tokenizer.checkpoint = kwargs.get("checkpoint")
@@ -407,7 +407,8 @@ def load(identifier: str | os.PathLike[str] | TokenizerSpec, *, device: Any = "c
     return tokenizer.to(device).eval()
 
 
-def _check_facts(spec: TokenizerSpec, tokenizer: AudioTokenizer) -> None:
+def check_facts(spec: TokenizerSpec, tokenizer: AudioTokenizer) -> None:
+    """Raise PluginError unless the loaded model's facts equal its spec's static facts."""
     wrong = []
     for fact in ("sample_rate", "channels", "cardinality"):
         if getattr(spec, fact) != getattr(tokenizer, fact):

@@ -36,13 +36,13 @@ from ._dataset import (
     INDEX,
     META,
     SHARDS,
-    atomic_write,
     latest_rows,
     read_meta,
 )
 from ._errors import AudiotokError, InvalidAudioError
+from ._files import atomic_write
 from ._protocol import AudioTokenizer
-from ._tokens import codes_dtype
+from ._tokens import codes_dtype, provenance
 
 MANIFEST_SUFFIXES = (".txt", ".jsonl", ".lst", ".list")
 
@@ -127,16 +127,11 @@ def select_shard(items: Sequence[Item], shard_index: int, num_shards: int) -> li
 
 def dataset_meta(tok: AudioTokenizer) -> dict[str, Any]:
     """The ``meta.json`` content for a dataset made with ``tok``."""
-    spec = tok.spec
     return {
-        "format": DATASET_FORMAT, "format_version": DATASET_VERSION,
-        "tokenizer": tok.identifier or (spec.qualified_name if spec else tok.name),
-        "name": tok.name, "plugin": spec.plugin if spec else "",
-        "plugin_version": spec.version if spec else "",
+        "format": DATASET_FORMAT, "format_version": DATASET_VERSION, **provenance(tok),
         "sample_rate": tok.sample_rate, "frame_rate": float(tok.frame_rate),
         "num_codebooks": tok.num_codebooks, "cardinality": tok.cardinality,
         "channels": tok.channels, "codes_dtype": codes_dtype(tok.cardinality),
-        "checkpoint": tok.checkpoint,
     }
 
 
@@ -214,14 +209,12 @@ def encode_items(tok: AudioTokenizer, wavs: Sequence[torch.Tensor], *,
     results: list[Any] = [None] * len(wavs)
     groups: dict[int, list[int]] = {}
     chunk = int(chunk_seconds * tok.sample_rate) if chunk_seconds else None
-    long_ok = chunk is not None
-    pad_ok = bool(getattr(tok, "padding_invariant", False))
     for i, wav in enumerate(wavs):
-        if long_ok and wav.shape[-1] > chunk:
+        if chunk is not None and wav.shape[-1] > chunk:
             codes, scale = tok.encode_chunked(wav[None].to(tok.device), chunk)
             results[i] = (codes[0].cpu(), None if scale is None else scale[0].cpu())
         else:
-            groups.setdefault(0 if pad_ok else wav.shape[-1], []).append(i)
+            groups.setdefault(0 if tok.padding_invariant else wav.shape[-1], []).append(i)
     for members in groups.values():
         longest = max(wavs[i].shape[-1] for i in members)
         batch = torch.stack([torch.nn.functional.pad(wavs[i], (0, longest - wavs[i].shape[-1]))

@@ -68,11 +68,9 @@ def tokenize_ray(source: str | os.PathLike[str], tokenizer: str, out: str | os.P
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                      include_dashboard=False)
-        spec = job.tok.spec
-        identifier = job.tok.identifier or (spec.qualified_name if spec else tokenizer)
         results = ray.data.from_items(rows).map(
             _ShardTask, concurrency=max(1, num_workers),
-            fn_constructor_args=(identifier, checkpoint, device, job.tok.num_codebooks,
+            fn_constructor_args=(job.meta["tokenizer"], checkpoint, device, job.tok.num_codebooks,
                                  str(job.out.resolve()), job.meta["codes_dtype"], chunk_seconds),
         ).take_all()
         for result in results:

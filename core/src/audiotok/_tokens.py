@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CheckpointError, InvalidCodesError
+from ._files import atomic_write
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -28,6 +29,17 @@ if TYPE_CHECKING:
 
 FORMAT = "audiotok.tokens"
 FORMAT_VERSION = "1"
+
+
+def provenance(tokenizer: AudioTokenizer) -> dict[str, Any]:
+    """What is needed to load ``tokenizer`` again: the identifier it was loaded by (or its
+    qualified name), its name, plugin and plugin version, and the checkpoint file given."""
+    spec = tokenizer.spec
+    return {
+        "tokenizer": tokenizer.identifier or (spec.qualified_name if spec else tokenizer.name),
+        "name": tokenizer.name, "plugin": spec.plugin if spec else "",
+        "plugin_version": spec.version if spec else "", "checkpoint": tokenizer.checkpoint,
+    }
 
 
 @dataclass(frozen=True)
@@ -55,15 +67,11 @@ class TokenMetadata:
         from ._stereo import InterleaveStereo
 
         inner = tokenizer.mono if isinstance(tokenizer, InterleaveStereo) else tokenizer
-        spec = inner.spec
-        identifier = inner.identifier or (spec.qualified_name if spec else inner.name)
         return cls(
-            tokenizer=identifier, name=inner.name, plugin=spec.plugin if spec else "",
-            plugin_version=spec.version if spec else "", sample_rate=tokenizer.sample_rate,
-            channels=tokenizer.channels, frame_rate=float(tokenizer.frame_rate),
-            cardinality=tokenizer.cardinality, num_codebooks=num_codebooks,
-            num_samples=num_samples, interleave_stereo=inner is not tokenizer,
-            checkpoint=inner.checkpoint)
+            **provenance(inner), sample_rate=tokenizer.sample_rate, channels=tokenizer.channels,
+            frame_rate=float(tokenizer.frame_rate), cardinality=tokenizer.cardinality,
+            num_codebooks=num_codebooks, num_samples=num_samples,
+            interleave_stereo=inner is not tokenizer)
 
     @classmethod
     def from_json(cls, text: str) -> TokenMetadata:
@@ -117,7 +125,7 @@ def save_tokens(path: str | os.PathLike[str], codes: Tensor, scale: Tensor | Non
     output exactly. Returns the path.
     """
     import numpy as np
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     path = Path(path)
     if codes.dim() not in (2, 3) or codes.is_floating_point():
@@ -132,12 +140,9 @@ def save_tokens(path: str | os.PathLike[str], codes: Tensor, scale: Tensor | Non
         arrays["scale"] = np.ascontiguousarray(scale.detach().cpu().float().numpy())
     header = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "audiotok": json.dumps(dataclasses.asdict(meta))}
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        save_file(arrays, str(tmp), metadata=header)
-        os.replace(tmp, path)
-    except Exception as exc:  # OSError, or safetensors' own error wrapping one
-        tmp.unlink(missing_ok=True)
+        atomic_write(path, save(arrays, metadata=header))
+    except OSError as exc:
         raise CheckpointError(f"{path}: cannot write token file ({exc})") from exc
     return path
 
@@ -188,8 +193,3 @@ def load_tokens(path: str | os.PathLike[str]) -> Tokens:
             raise CheckpointError(f"{path}: scale must be floating point")
         scale = torch.from_numpy(arrays["scale"].astype("float32"))
     return Tokens(codes=codes, scale=scale, metadata=meta)
-
-
-def _describe(tokens: Tokens) -> dict[str, Any]:
-    return {**dataclasses.asdict(tokens.metadata), "shape": list(tokens.codes.shape),
-            "has_scale": tokens.scale is not None}
