@@ -136,16 +136,19 @@ class SConv1d(nn.Module):
         self.padding_total = self.effective_kernel - stride
         self.has_norm = norm == "time_group_norm"
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``x[B, C, T] -> [B, C', ceil(T / stride)]``."""
-        length, k, s, total = x.shape[-1], self.effective_kernel, self.stride, self.padding_total
+    def padding(self, length: int) -> tuple[int, int]:
+        """Left and right padding for an input of ``length`` samples."""
+        k, s, total = self.effective_kernel, self.stride, self.padding_total
         n_frames = (length - k + total) / s + 1
         extra = (math.ceil(n_frames) - 1) * s + (k - total) - length
         if self.causal:
-            x = _pad1d(x, total, extra, self.pad_mode)
-        else:
-            right = total // 2
-            x = _pad1d(x, total - right, right + extra, self.pad_mode)
+            return total, extra
+        right = total // 2
+        return total - right, right + extra
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x[B, C, T] -> [B, C', ceil(T / stride)]``."""
+        x = _pad1d(x, *self.padding(x.shape[-1]), self.pad_mode)
         conv = self.conv.conv
         y = F.conv1d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation)
         return self.conv.norm(y) if self.has_norm else y
@@ -255,10 +258,19 @@ class SEANetEncoder(nn.Module):
             ),
         ]
         self.model = nn.Sequential(*layers)
+        from .tiling import TiledStages
+
+        self.tiled = TiledStages(layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Encode audio to the continuous latent."""
-        return self.model(x)
+        """Encode audio to the continuous latent (on CPU, the first stages in time tiles)."""
+        layers = list(self.model)
+        if self.tiled.applies(x):
+            x = self.tiled(x)
+            layers = layers[len(self.tiled) :]
+        for layer in layers:
+            x = layer(x)
+        return x
 
 
 class SEANetDecoder(nn.Module):

@@ -1,0 +1,355 @@
+"""Cache-sized time tiles for the SEANet encoder, bit-identical to running it whole.
+
+At 32 kHz the first SEANet stages hold 64 channels per sample: a 10 s clip makes 82 MB tensors,
+and every activation, padding copy and residual sum streams them through memory. On CPU that
+memory traffic, not arithmetic, dominates the encoder. :class:`TiledStages` runs each
+downsampling stage (residual blocks, activation, strided convolution) on overlapping time tiles
+of a few megabytes, so intermediate tensors stay in cache, and writes only the stage's output.
+
+Exactness. A :class:`_Tile` knows which samples of the whole signal it holds. Convolutions run
+without padding inside the signal (a tile simply loses its edge samples) and with the whole
+signal's padding where a tile touches its start or end, so every value a tile holds is the
+value the whole-tensor run computes there; tiles overlap by a halo covering each stage's
+receptive field. Convolutions compute each output from the same inputs in the same order,
+whatever the tensor's width, as long as ATen picks the same kernel (see :class:`_Stage`).
+
+The one catch is the activation: ATen evaluates an elementwise function with SIMD code except
+for the last ``n % (2 * SIMD width)`` elements of each thread's share of the tensor, which it
+evaluates with scalar code, and scalar and SIMD ``expm1`` can differ in the last bit.
+:func:`_reference_elu` therefore recomputes, in each tile, exactly the elements the
+whole-tensor call evaluates with scalar code (and, the other way round, those the tile's own
+call evaluated with scalar code but the whole-tensor call did not). The partition reproduced is
+ATen's: ``at::parallel_for`` with grain 32768 over ``torch.get_num_threads()`` threads, 2
+vectors per step. :func:`tiling_supported` checks it once per thread count on a probe built to
+expose a wrong model; if it fails, the encoder runs whole.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .modules import ResnetBlock, SConv1d, _pad1d
+
+_GRAIN = 32768  # at::internal::GRAIN_SIZE
+_FLOATS_PER_VECTOR = {"AVX512": 16, "AVX2": 8}
+_GEMM_MAX_PRODUCTS = 16  # C_in * K of a convolution computed as one matrix product
+TILE_FRAMES = (2048, 1024, 1024, 1 << 30)
+"""Output frames per tile of the first, second, third and later stages (measured best for the
+MusicGen 32 kHz encoder on a 2-core CPU with 1 MB L2 and 32 MB L3 caches; ``1 << 30``: whole)."""
+
+
+# -- ATen's scalar tails -----------------------------------------------------------------------
+def _step() -> int | None:
+    """Elements per iteration of ATen's vectorised loop (2 vectors), or None if unknown."""
+    per_vector = _FLOATS_PER_VECTOR.get(torch.backends.cpu.get_cpu_capability())
+    return None if per_vector is None else 2 * per_vector
+
+
+def scalar_tail(n: int, threads: int, step: int) -> list[int]:
+    """Flat indices ATen evaluates with scalar code in a unary op on ``n`` contiguous floats.
+
+    ``at::parallel_for(0, n, 32768)`` gives thread ``i`` of ``min(threads, ceil(n / 32768))``
+    the range ``[i * chunk, (i + 1) * chunk)``, ``chunk = ceil(n / tasks)``; each thread runs the
+    SIMD loop in steps of ``step`` elements and the remainder in scalar code.
+    """
+    if n < _GRAIN or threads == 1:
+        bounds = [(0, n)]
+    else:
+        tasks = min(threads, -(-n // _GRAIN))
+        chunk = -(-n // tasks)
+        bounds = [(i * chunk, min(n, (i + 1) * chunk)) for i in range(tasks) if i * chunk < n]
+    return [i for start, end in bounds for i in range(end - (end - start) % step, end)]
+
+
+def _elu_scalar(values: Tensor, alpha: float, step: int) -> Tensor:
+    """ELU of each value with ATen's scalar code (calls on fewer elements than one step)."""
+    return torch.cat([F.elu(part.contiguous(), alpha) for part in values.split(step - 1)])
+
+
+def _elu_vector(values: Tensor, alpha: float, step: int) -> Tensor:
+    """ELU of each value with ATen's SIMD code: calls on whole numbers of steps, each below
+    ATen's grain (so one thread runs it, with no remainder)."""
+    n = values.numel()
+    padded = values.new_zeros(-(-n // step) * step)
+    padded[:n] = values
+    piece = (_GRAIN - 1) // step * step
+    return torch.cat([F.elu(part, alpha) for part in padded.split(piece)])[:n]
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """Samples ``[start, start + width)`` of item ``b`` of a ``[batch, C, length]`` signal."""
+
+    data: Tensor
+    start: int
+    length: int
+    b: int
+    batch: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.data.shape[-1]
+
+    def holding(self, data: Tensor, start: int, length: int | None = None) -> _Tile:
+        return _Tile(data, start, self.length if length is None else length, self.b, self.batch)
+
+
+@dataclass(frozen=True)
+class _Env:
+    """ATen's SIMD ``step`` and the thread count of the run (tiles and whole tensor alike)."""
+
+    step: int
+    threads: int
+
+
+def _reference_elu(alpha: float, tile: _Tile, env: _Env, inplace: bool) -> _Tile:
+    """ELU of a contiguous tile, bit-identical to ELU of the whole ``[batch, C, length]`` tensor."""
+    x = tile.data
+    channels, width, step = x.shape[1], x.shape[2], env.step
+    ours = set(scalar_tail(x.numel(), env.threads, step))
+    theirs = set()
+    plane = channels * tile.length
+    for flat in scalar_tail(tile.batch * plane, env.threads, step):
+        b, rest = divmod(flat, plane)
+        c, t = divmod(rest, tile.length)
+        if b == tile.b and tile.start <= t < tile.end:
+            theirs.add(c * width + t - tile.start)
+    fixes = [(sorted(theirs - ours), _elu_scalar), (sorted(ours - theirs), _elu_vector)]
+    fixes = [
+        (idx, x.view(-1)[idx].clone(), fn)
+        for positions, fn in fixes
+        if positions
+        for idx in [torch.tensor(positions, dtype=torch.long, device=x.device)]
+    ]
+    y = F.elu(x, alpha, inplace=inplace)
+    for idx, values, fn in fixes:
+        y.view(-1)[idx] = fn(values, alpha, step)
+    return tile.holding(y, tile.start)
+
+
+def tiling_supported() -> bool:
+    """Whether :func:`_reference_elu` reproduces ATen on this machine and thread count.
+
+    Checked once per thread count on a probe whose scalar tails hold values where scalar and
+    SIMD ``expm1`` disagree, so a wrong model of ATen's partition shows up as a mismatch.
+    """
+    return _probe(torch.get_num_threads())
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(threads: int) -> bool:
+    step = _step()
+    if step is None:
+        return False
+    gen = torch.Generator().manual_seed(0)
+    candidates = -torch.rand(4096, generator=gen) * 4
+    differ = candidates[_elu_scalar(candidates, 1.0, step) != _elu_vector(candidates, 1.0, step)]
+    channels, length = 3, 2 * _GRAIN // 3 + 7  # spans two threads' shares, odd tails
+    x = -torch.rand(1, channels, length, generator=gen) * 4
+    for i, pos in enumerate(scalar_tail(x.numel(), threads, step)):
+        if differ.numel():
+            x.view(-1)[pos] = differ[i % differ.numel()]
+    whole = F.elu(x)
+    cut, env = length // 3, _Env(step, threads)
+    parts = [
+        _reference_elu(1.0, _Tile(x[..., a:e].contiguous(), a, length, 0, 1), env, True).data
+        for a, e in ((0, cut), (cut, length))
+    ]
+    return torch.equal(torch.cat(parts, dim=-1), whole)
+
+
+# -- layers on tiles -------------------------------------------------------------------------------
+def _conv(conv: SConv1d, tile: _Tile) -> _Tile:
+    """The outputs of ``conv`` that the tile determines (padded only at the signal's ends).
+
+    Runs oneDNN's kernel, which :meth:`_Stage.onednn_throughout` checked ATen picks for the
+    whole tensor (for a narrow one-item tile it would pick another, with other rounding).
+    """
+    left, right = conv.padding(tile.length)
+    x, start = tile.data, tile.start
+    pad_left = left if start == 0 else 0
+    pad_right = right if tile.end == tile.length else 0
+    if pad_left or pad_right:
+        x = _pad1d(x, pad_left, pad_right, conv.pad_mode)
+        start -= pad_left
+    s, k = conv.stride, conv.effective_kernel
+    first = -(-(start + left) // s)  # output j reads padded input [j*s, j*s + k) = [.. - left]
+    offset = first * s - left - start
+    y = _onednn_conv(conv, x[..., offset:].contiguous())
+    return tile.holding(y, first, (tile.length + left + right - k) // s + 1)
+
+
+def _onednn_conv(conv: SConv1d, x: Tensor) -> Tensor:
+    """oneDNN's unpadded convolution of ``x[1, C_in, T]``, or the same numbers by a faster route.
+
+    With few input channels (a mono or stereo first layer), oneDNN accumulates the ``C_in * K``
+    products of one output in a single chain of fused multiply-adds and adds the bias last;
+    ``bias + W @ unfold(x)`` (rows ordered tap, channel) is then the same arithmetic without
+    oneDNN's conversions to and from its blocked layout, several times faster on narrow tiles.
+    That the two agree bit for bit is checked on the first tile for each weights and thread
+    count; where they do not, oneDNN runs.
+    """
+    w = conv.conv.conv
+    k, (s,), (d,) = conv.effective_kernel, w.stride, w.dilation
+    direct = lambda: torch.mkldnn_convolution(x, w.weight, w.bias, [0], [s], [d], 1)  # noqa: E731
+    if w.in_channels * k > _GEMM_MAX_PRODUCTS or s != 1 or d != 1 or w.bias is None:
+        return direct()
+    key = (torch.get_num_threads(), w.weight.data_ptr(), w.weight._version, w.bias._version)
+    agrees = conv.__dict__.setdefault("_gemm_agrees", {})
+    if agrees.get(key) is False:
+        return direct()
+    taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
+    weight = w.weight.permute(0, 2, 1).reshape(w.out_channels, -1)
+    y = torch.addmm(w.bias.unsqueeze(1), weight, taps).unsqueeze(0)
+    if key not in agrees:
+        reference = direct()
+        agrees[key] = torch.equal(y, reference)
+        return reference
+    return y
+
+
+def _run(layer: nn.Module, tile: _Tile, env: _Env, inplace: bool = True) -> _Tile:
+    if isinstance(layer, nn.ELU):
+        return _reference_elu(layer.alpha, tile, env, inplace)
+    if isinstance(layer, SConv1d):
+        return _conv(layer, tile)
+    if isinstance(layer, ResnetBlock):
+        h = tile
+        for i, sub in enumerate(layer.block):
+            h = _run(sub, h, env, inplace=i > 0)  # the block's input is also the skip's
+        skip = _conv(layer.shortcut, tile) if isinstance(layer.shortcut, SConv1d) else tile
+        lo = h.start - skip.start
+        return h.holding(skip.data[..., lo : lo + h.data.shape[-1]] + h.data, h.start)
+    raise TypeError(f"cannot tile {type(layer).__name__}")
+
+
+def _convs(layer: nn.Module) -> list[SConv1d]:
+    return [m for m in layer.modules() if isinstance(m, SConv1d)]
+
+
+def _tileable(layer: nn.Module) -> bool:
+    if isinstance(layer, nn.ELU):
+        return True
+    if isinstance(layer, SConv1d):
+        return not layer.has_norm
+    if isinstance(layer, ResnetBlock):
+        return all(_tileable(m) for m in layer.block) and all(
+            not c.has_norm and c.stride == 1 for c in _convs(layer)
+        )
+    return False
+
+
+class _Stage:
+    """Layers up to and including one strided convolution, cut into tiles of ``frames_per_tile``
+    output frames (the encoder sets it per stage; see :data:`TILE_FRAMES`)."""
+
+    def __init__(self, layers: list[nn.Module], frames_per_tile: int) -> None:
+        self.layers = layers
+        self.convs = [conv for layer in layers for conv in _convs(layer)]
+        self.stride, halo = 1, 0
+        for conv in self.convs:
+            halo += (conv.effective_kernel + conv.stride) * self.stride
+            self.stride *= conv.stride
+        self.halo = -(-halo // self.stride) * self.stride
+        self.frames_per_tile = frames_per_tile
+
+    def tiles(self, frames: int) -> list[tuple[int, int]]:
+        """Output frame ranges of about ``frames_per_tile``; the last is never under half."""
+        per = self.frames_per_tile
+        starts = list(range(0, frames, per))
+        if len(starts) > 1 and frames - starts[-1] < per // 2:
+            starts.pop()
+        return [(s, starts[i + 1] if i + 1 < len(starts) else frames) for i, s in enumerate(starts)]
+
+    def onednn_throughout(self, x: Tensor) -> bool:
+        """Whether ATen runs every convolution of the stage on the whole ``x`` with oneDNN."""
+        batch, _, length = x.shape
+        for conv in self.convs:
+            w = conv.conv.conv
+            whole = x.new_empty(1).expand(batch, w.in_channels, length + sum(conv.padding(length)))
+            backend = torch._C._select_conv_backend(
+                whole, w.weight, w.bias, [conv.stride], [0], list(w.dilation), False, [0], 1, None
+            )
+            if backend != torch._C._ConvBackend.Mkldnn:
+                return False
+            length = (whole.shape[-1] - conv.effective_kernel) // conv.stride + 1
+        return True
+
+    def __call__(self, x: Tensor, env: _Env) -> Tensor:
+        batch, _, length = x.shape
+        frames = -(-length // self.stride)
+        tiles = self.tiles(frames)
+        if len(tiles) < 2 or not self.onednn_throughout(x):  # run whole
+            for layer in self.layers:
+                x = layer(x)
+            return x
+        out: Tensor | None = None
+        for b in range(batch):
+            for o0, o1 in tiles:
+                y = self._tile(x, b, o0, o1, env)
+                if out is None:
+                    out = x.new_empty(batch, y.shape[0], frames)
+                out[b, :, o0:o1] = y
+        assert out is not None
+        return out
+
+    def _tile(self, x: Tensor, b: int, o0: int, o1: int, env: _Env) -> Tensor:
+        """Output frames ``[o0, o1)`` of item ``b``."""
+        length, frames = x.shape[-1], -(-x.shape[-1] // self.stride)
+        a = max(0, o0 * self.stride - self.halo)
+        e = min(length, o1 * self.stride + self.halo)
+        tile = _Tile(x[b : b + 1, :, a:e].contiguous(), a, length, b, x.shape[0])
+        for layer in self.layers:
+            tile = _run(layer, tile, env)
+        if tile.start > o0 or tile.end < o1 or tile.length != frames:
+            raise RuntimeError(f"tile [{a}, {e}) does not determine frames [{o0}, {o1})")
+        return tile.data[0, :, o0 - tile.start : o1 - tile.start]
+
+
+class TiledStages:
+    """The encoder's leading downsampling stages, run on cache-sized time tiles.
+
+    Covers the longest prefix of the encoder's layers made of ELU activations, residual blocks
+    and convolutions without time-group norm, cut after each strided convolution;
+    ``len(self)`` is the number of layers covered.
+    """
+
+    def __init__(self, layers: list[nn.Module]) -> None:
+        self.stages: list[_Stage] = []
+        current: list[nn.Module] = []
+        for layer in layers:
+            if not _tileable(layer):
+                break
+            current.append(layer)
+            if isinstance(layer, SConv1d) and layer.stride > 1:
+                per = TILE_FRAMES[min(len(self.stages), len(TILE_FRAMES) - 1)]
+                self.stages.append(_Stage(current, per))
+                current = []
+        self.covered = sum(len(stage.layers) for stage in self.stages)
+
+    def __len__(self) -> int:
+        return self.covered
+
+    def applies(self, x: Tensor) -> bool:
+        """For inference (no autograd) on CPU float32 where ATen's partition is reproduced."""
+        return (
+            bool(self.stages)
+            and not torch.is_grad_enabled()
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and tiling_supported()
+        )
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Run the covered layers on ``x[B, C, T]``; equals running them on the whole tensor."""
+        step, threads = _step(), torch.get_num_threads()
+        assert step is not None
+        env = _Env(step, threads)
+        for stage in self.stages:
+            x = stage(x, env)
+        return x

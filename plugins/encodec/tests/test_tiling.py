@@ -1,0 +1,132 @@
+"""Tiled encoding is bit-identical to running the SEANet encoder on the whole tensor."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+from audiotok_encodec import tiling
+from audiotok_encodec.modules import SEANetConfig, SEANetEncoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+STEP = tiling._step()
+pytestmark = pytest.mark.skipif(
+    STEP is None, reason=f"tiling reproduces ATen's AVX2/AVX512 kernels, not {STEP}"
+)
+
+CONFIGS = {
+    # MusicGen 32 kHz: non-causal, zero padding, identity skips, 64 filters.
+    "musicgen": SEANetConfig(channels=1, n_filters=64, ratios=(8, 5, 4, 4), pad_mode="constant",
+                             lstm=0),
+    # encodec_24khz: causal, reflect padding, 1x1 convolution skips, 32 filters (16 hidden).
+    "encodec_24khz": SEANetConfig(channels=1, causal=True, pad_mode="reflect", true_skip=False,
+                                  lstm=0),
+    # Stereo, two dilated residual layers per stage, reflect padding.
+    "stereo_dilated": SEANetConfig(channels=2, n_filters=8, n_residual_layers=2, ratios=(4, 2, 2),
+                                   pad_mode="reflect", lstm=0),
+}
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def encoder(name: str) -> SEANetEncoder:
+    torch.manual_seed(0)
+    return SEANetEncoder(CONFIGS[name]).eval()
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n", [5, 31, 32, 1000, 32768, 32769, 65536 + 77, 3 * 32768 + 5])
+def test_scalar_tail_is_where_aten_uses_scalar_code(n, n_threads):
+    """Rebuilding ELU from SIMD results plus scalar results at ``scalar_tail`` gives ATen's."""
+    with threads(n_threads):
+        g = torch.Generator().manual_seed(n)
+        x = -torch.rand(n, generator=g) * 4
+        rebuilt = tiling._elu_vector(x, 1.0, STEP)
+        tail = torch.tensor(tiling.scalar_tail(n, n_threads, STEP), dtype=torch.long)
+        if tail.numel():
+            rebuilt[tail] = tiling._elu_scalar(x[tail], 1.0, STEP)
+        assert torch.equal(rebuilt, F.elu(x))
+
+
+def test_scalar_and_simd_elu_differ_somewhere():
+    """Otherwise the tests above could not fail: the two code paths really round differently."""
+    x = -torch.rand(4096, generator=torch.Generator().manual_seed(0)) * 4
+    assert not torch.equal(tiling._elu_scalar(x, 1.0, STEP), tiling._elu_vector(x, 1.0, STEP))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_probe_accepts_this_machine(n_threads):
+    with threads(n_threads):
+        assert tiling.tiling_supported()
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CONFIGS)),
+    batch=st.integers(1, 3),
+    frames=st.integers(4, 60),
+    remainder=st.integers(0, 700),
+    tile=st.integers(2, 40),
+    n_threads=st.sampled_from([1, 2]),
+)
+def test_tiled_equals_whole(name, batch, frames, remainder, tile, n_threads):
+    """Any length, batch, tile size and thread count: the latent is bit-identical."""
+    enc = encoder(name)
+    for stage in enc.tiled.stages:
+        stage.frames_per_tile = tile
+    hop = CONFIGS[name].hop_length
+    length = frames * hop + remainder % hop
+    x = torch.randn(batch, CONFIGS[name].channels, length, generator=torch.Generator().manual_seed(
+        length)) * 0.3
+    with threads(n_threads), torch.inference_mode():
+        assert enc.tiled.applies(x)
+        whole = enc.model(x)  # nn.Sequential: the layers one after the other, untiled
+        tiled = enc(x)
+    assert torch.equal(tiled, whole)
+
+
+def test_default_tiles_on_ten_seconds_of_musicgen_audio():
+    """The production tile sizes, every stage tiled, two threads, batch of two."""
+    enc = encoder("musicgen")
+    x = torch.randn(2, 1, 10 * 32000 + 37, generator=torch.Generator().manual_seed(3)) * 0.3
+    length, tiled_stages = x.shape[-1], 0
+    for stage in enc.tiled.stages:
+        length = -(-length // stage.stride)
+        tiled_stages += len(stage.tiles(length)) > 1
+    assert tiled_stages == 3  # the fourth (400 Hz -> 50 Hz) runs whole by design
+    with threads(2), torch.inference_mode():
+        assert torch.equal(enc(x), enc.model(x))
+    first = enc.model[0]
+    assert True in first.__dict__.get("_gemm_agrees", {}).values(), "mono first layer not as GEMM"
+
+
+def test_whole_tensor_when_autograd_or_short_or_not_float32():
+    enc = encoder("musicgen")
+    long = torch.randn(1, 1, 32000 * 4)
+    with torch.no_grad():
+        assert enc.tiled.applies(long)
+        assert not enc.tiled.applies(long.double())
+    assert not enc.tiled.applies(long)  # autograd on: the plain layers run
+    short = torch.randn(1, 1, 1000)
+    with torch.no_grad():
+        stage = enc.tiled.stages[0]
+        assert len(stage.tiles(-(-short.shape[-1] // stage.stride))) == 1
+        assert torch.equal(enc(short), enc.model(short))
+
+
+def test_time_group_norm_stages_are_not_tiled():
+    """GroupNorm over time needs the whole signal: such encoders are not tiled at all."""
+    enc = SEANetEncoder(SEANetConfig(channels=2, norm="time_group_norm", lstm=0))
+    assert len(enc.tiled) == 0 and not enc.tiled.stages
