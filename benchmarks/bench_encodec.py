@@ -5,7 +5,8 @@ Builds the MusicGen 32 kHz EnCodec (AudioCraft ``encodec_large_nq4_s640``: ratio
 codebooks filled from encoder residuals, saves it as an AudioCraft export, and times, in this
 process and on identical weights:
 
-- ``audiotok_encodec`` (loaded from the export through ``audiotok.load``);
+- ``audiotok_encodec`` (loaded from the export through ``audiotok.load``), and the same model
+  with its time tiles switched off (``encoder.use_tiles = False``), to show what they bring;
 - the reference SEANet/RVQ: AudioCraft's ``EncodecModel`` if importable, else Meta's ``encodec``
   modules, which AudioCraft's SEANet/RVQ were copied from (same ops, same weight-norm hooks);
 - transformers' ``EncodecModel`` (weights converted, ``pad_mode="constant"``).
@@ -225,6 +226,8 @@ def main() -> None:
             path,
         )
         ours = audiotok.load(str(path))
+        untiled = audiotok.load(str(path))
+        untiled.encoder.use_tiles = False  # the same network run layer by layer on whole tensors
     hf = build_hf(ref.state_dict())
     ref_encode = reference_encode(ref, ref_name)
     peak = matmul_peak()
@@ -242,6 +245,7 @@ def main() -> None:
         with torch.inference_mode():
             codes = ours.encode(wav)[0]
             assert torch.equal(codes, ref_encode(wav)), "codes differ from the reference"
+            assert torch.equal(codes, untiled.encode(wav)[0]), "tiles change the codes"
             hf_codes = hf.encode(wav, bandwidth=2.2).audio_codes[0]
             assert torch.equal(codes, hf_codes), "codes differ from transformers"
             assert codes[:, 0].unique().numel() > 16, "degenerate codes"
@@ -249,6 +253,7 @@ def main() -> None:
         timings = timeit(
             {
                 "audiotok_encodec": lambda wav=wav: ours.encode(wav),
+                "  without tiles": lambda wav=wav: untiled.encode(wav),
                 ref_name: lambda wav=wav: ref_encode(wav),
                 "transformers": lambda wav=wav: hf.encode(wav, bandwidth=2.2),
             },

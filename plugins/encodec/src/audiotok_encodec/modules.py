@@ -261,11 +261,13 @@ class SEANetEncoder(nn.Module):
         from .tiling import TiledStages
 
         self.tiled = TiledStages(layers)
+        self.use_tiles = True
+        """Run the first stages in time tiles where that is exact (CPU inference); same result."""
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode audio to the continuous latent (on CPU, the first stages in time tiles)."""
         layers = list(self.model)
-        if self.tiled.applies(x):
+        if self.use_tiles and self.tiled.applies(x):
             x = self.tiled(x)
             layers = layers[len(self.tiled) :]
         for layer in layers:
