@@ -178,6 +178,25 @@ def plan_shards(items: Sequence[Item], lengths: Sequence[int], shard_size: int,
     return [[s[j:j + batch_size] for j in range(0, len(s), batch_size)] for s in shards]
 
 
+@dataclass
+class _Batch:
+    """One decoded batch: the items (with an error message where decoding failed) and the audio
+    of the others concatenated along time, so a worker hands the main process one tensor (one
+    shared-memory transfer) per batch instead of one per file."""
+
+    entries: list[tuple[Item, str | None]]
+    audio: torch.Tensor
+    lengths: list[int]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def items(self) -> list[tuple[Item, torch.Tensor | None, str | None]]:
+        """``(item, audio [C, T] or None, error or None)`` per item, audio as views."""
+        wavs = iter(self.audio.split(self.lengths, dim=-1))
+        return [(item, None if err else next(wavs), err) for item, err in self.entries]
+
+
 class _ReadBatches(torch.utils.data.Dataset):
     """DataLoader dataset: element ``i`` is batch ``i`` decoded (errors kept per item)."""
 
@@ -187,17 +206,20 @@ class _ReadBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> list[tuple[Item, torch.Tensor | None, str | None]]:
-        out = []
+    def __getitem__(self, i: int) -> _Batch:
+        entries: list[tuple[Item, str | None]] = []
+        wavs = []
         for item in self.batches[i]:
             try:
-                wav = read_audio(item.path, sample_rate=self.sample_rate, channels=self.channels)
-                out.append((item, wav, None))
+                wavs.append(read_audio(item.path, sample_rate=self.sample_rate,
+                                       channels=self.channels))
+                entries.append((item, None))
             except AudiotokError as exc:
-                out.append((item, None, str(exc)))
+                entries.append((item, str(exc)))
             except Exception as exc:  # a decoder crash must not stop the run
-                out.append((item, None, f"{type(exc).__name__}: {exc}"))
-        return out
+                entries.append((item, f"{type(exc).__name__}: {exc}"))
+        audio = torch.cat(wavs, dim=-1) if wavs else torch.zeros(self.channels, 0)
+        return _Batch(entries, audio, [w.shape[-1] for w in wavs])
 
 
 def encode_items(tok: AudioTokenizer, wavs: Sequence[torch.Tensor], *,
@@ -238,8 +260,9 @@ class ShardBuilder:
         self.frames = self.scale_values = self.encoded = 0
         self.audio_seconds = 0.0
 
-    def add(self, loaded: Sequence[tuple[Item, torch.Tensor | None, str | None]]) -> float:
+    def add(self, batch: _Batch) -> float:
         """Encode one decoded batch; record failures. Returns the seconds of audio encoded."""
+        loaded = batch.items()
         good = [(item, wav) for item, wav, err in loaded if err is None]
         for item, _wav, err in loaded:
             if err is not None:
