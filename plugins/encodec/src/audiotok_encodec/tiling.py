@@ -37,6 +37,9 @@ from .modules import ResnetBlock, SConv1d, _pad1d
 
 _GRAIN = 32768  # at::internal::GRAIN_SIZE
 _FLOATS_PER_VECTOR = {"AVX512": 16, "AVX2": 8}
+_HAVE_ATEN_HOOKS = hasattr(torch._C, "_select_conv_backend") and hasattr(
+    torch, "mkldnn_convolution"
+)  # how ATen picks a convolution kernel, and oneDNN's, called directly
 _GEMM_MAX_PRODUCTS = 16  # C_in * K of a convolution computed as one matrix product
 TILE_FRAMES = (2048, 1024, 1024, 1 << 30)
 """Output frames per tile of the first, second, third and later stages (measured best for the
@@ -144,7 +147,7 @@ def tiling_supported() -> bool:
 @functools.lru_cache(maxsize=None)
 def _probe(threads: int) -> bool:
     step = _step()
-    if step is None:
+    if step is None or not _HAVE_ATEN_HOOKS or not torch.backends.mkldnn.is_available():
         return False
     gen = torch.Generator().manual_seed(0)
     candidates = -torch.rand(4096, generator=gen) * 4
