@@ -4,6 +4,8 @@ The module tree mirrors the parameter names of AudioCraft and of Meta's ``encode
 (``encoder.model.N.conv.conv.weight``, ``quantizer.vq.layers.N._codebook.embed``...), so their
 state dicts load directly once weight norm is folded (see :func:`fold_weight_norm`). Every
 operation is the one the references run, in the same order, which keeps the codes bit-identical.
+On CPU the encoder runs its first stages in cache-sized time tiles (``tiling.py``), which
+reproduces the whole-tensor run bit for bit.
 """
 
 from __future__ import annotations
@@ -258,7 +260,7 @@ class SEANetEncoder(nn.Module):
             ),
         ]
         self.model = nn.Sequential(*layers)
-        from .tiling import TiledStages
+        from .tiling import TiledStages  # tiling.py imports this module's layer classes
 
         self.tiled = TiledStages(layers)
         self.use_tiles = True
