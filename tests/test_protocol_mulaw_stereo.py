@@ -105,3 +105,25 @@ def test_helpers(mulaw):
     assert mulaw.frames_for_samples(16000) == 16000 == mulaw.frames_for_duration(1.0)
     assert mulaw.bitrate == 128000
     assert mulaw.lm_vocab_size() == 257 and mulaw.special_token_id == 256
+
+
+class _Stages(audiotok.AudioTokenizer):
+    """The fewest members a tokenizer must define: K is kept by the base class."""
+
+    sample_rate = property(lambda self: 8000)
+    channels = property(lambda self: 1)
+    frame_rate = property(lambda self: 100.0)
+    cardinality = property(lambda self: 16)
+    total_codebooks = property(lambda self: 4)
+
+
+def test_base_class_keeps_the_active_number_of_codebooks():
+    tok = _Stages()
+    assert tok.num_codebooks == 4 and tok.allowed_num_codebooks == (1, 2, 3, 4)
+    tok.set_num_codebooks(2)
+    assert tok.num_codebooks == 2 and tok.bitrate == 2 * 4 * 100.0
+    for bad in (0, 5, 2.0, True):
+        with pytest.raises(audiotok.InvalidCodesError):
+            tok.set_num_codebooks(bad)
+        assert tok.num_codebooks == 2
+    assert _Stages().num_codebooks == 4  # per instance

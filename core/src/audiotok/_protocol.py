@@ -73,11 +73,6 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
         raise NotImplementedError
 
     @property
-    def num_codebooks(self) -> int:  # type: ignore[override]
-        """Active number of codebooks K."""
-        raise NotImplementedError
-
-    @property
     def total_codebooks(self) -> int:
         """Maximum number of codebooks."""
         raise NotImplementedError
@@ -89,10 +84,6 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
             return self.spec.codebook_choices
         return tuple(range(1, self.total_codebooks + 1))
 
-    def set_num_codebooks(self, n: int) -> None:
-        """Set the active number of codebooks (bandwidth selection)."""
-        raise NotImplementedError
-
     def _encode(self, wav: Tensor) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
 
@@ -103,6 +94,17 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
         raise NotImplementedError
 
     # -- given -------------------------------------------------------------------------------
+    @property
+    def num_codebooks(self) -> int:  # type: ignore[override]
+        """Active number of codebooks K: ``total_codebooks`` until :meth:`set_num_codebooks`."""
+        active = self.__dict__.get("_active_codebooks")
+        return self.total_codebooks if active is None else active
+
+    def set_num_codebooks(self, n: int) -> None:
+        """Encode with the first ``n`` codebooks (bandwidth selection); ``n`` must be one of
+        ``allowed_num_codebooks``, else :class:`audiotok.InvalidCodesError` and K is unchanged."""
+        self.__dict__["_active_codebooks"] = self._check_num_codebooks(n)
+
     @property
     def hop_length(self) -> int | None:  # type: ignore[override]
         """Samples per frame when integral, else None."""

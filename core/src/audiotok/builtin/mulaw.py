@@ -45,15 +45,8 @@ class MuLawTokenizer(AudioTokenizer):
         return self.mu + 1
 
     @property
-    def num_codebooks(self) -> int:
-        return 1
-
-    @property
     def total_codebooks(self) -> int:
         return 1
-
-    def set_num_codebooks(self, n: int) -> None:
-        self._check_num_codebooks(n)
 
     def _compand(self, wav: Tensor) -> Tensor:
         x = wav.clamp(-1.0, 1.0)

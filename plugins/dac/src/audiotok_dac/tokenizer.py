@@ -51,7 +51,6 @@ class DACTokenizer(AudioTokenizer):
             raise ValueError(f"chunk_seconds must be positive or None, got {chunk_seconds!r}")
         self.model = network
         self.chunk_seconds = chunk_seconds
-        self._k = network.n_codebooks
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()}, chunk_seconds={self.chunk_seconds})"
@@ -78,16 +77,8 @@ class DACTokenizer(AudioTokenizer):
         return self.model.codebook_size
 
     @property
-    def num_codebooks(self) -> int:
-        return self._k
-
-    @property
     def total_codebooks(self) -> int:
         return self.model.n_codebooks
-
-    def set_num_codebooks(self, n: int) -> None:
-        """Use the first ``n`` codebooks (1..K) for encoding."""
-        self._k = self._check_num_codebooks(n)
 
     def _chunk_frames(self, chunk_frames: int | None) -> int | None:
         if chunk_frames is not None:
@@ -132,7 +123,7 @@ class DACTokenizer(AudioTokenizer):
             if window.shape[-1] < stop - start:  # DAC.preprocess: right-pad with zeros
                 window = torch.nn.functional.pad(window, (0, stop - start - window.shape[-1]))
             z = encoder(window)[..., f0 - start // hop:f1 - start // hop]
-            out.append(quantizer.encode(z, self._k))
+            out.append(quantizer.encode(z, self.num_codebooks))
         return torch.cat(out, dim=-1) if len(out) > 1 else out[0]
 
     # -- decode ----------------------------------------------------------------------------

@@ -108,7 +108,6 @@ class EncodecTokenizer(AudioTokenizer):
         self.encoder = SEANetEncoder(config.encoder)
         self.decoder = SEANetDecoder(config.decoder)
         self.quantizer = ResidualVectorQuantizer(config.encoder.dimension, config.n_q, config.bins)
-        self._k = config.n_q
         self.uses_scale = config.renormalize
 
     # -- facts -------------------------------------------------------------------------------
@@ -138,18 +137,9 @@ class EncodecTokenizer(AudioTokenizer):
         return self.config.bins
 
     @property
-    def num_codebooks(self) -> int:  # type: ignore[override]
-        """Active K."""
-        return self._k
-
-    @property
     def total_codebooks(self) -> int:
         """Number of RVQ stages."""
         return self.config.n_q
-
-    def set_num_codebooks(self, n: int) -> None:
-        """Use the first ``n`` RVQ stages (AudioCraft semantics: any 1..n_q)."""
-        self._k = self._check_num_codebooks(n)
 
     def set_bandwidth(self, kbps: float) -> None:
         """Select K from a target bandwidth like Meta's ``set_target_bandwidth`` (floor, >= 1)."""
@@ -180,7 +170,7 @@ class EncodecTokenizer(AudioTokenizer):
             scale = 1e-8 + volume
             x = x / scale
             scale = scale.view(-1, 1)
-        return self.quantizer.encode(self.encoder(x), self._k), scale
+        return self.quantizer.encode(self.encoder(x), self.num_codebooks), scale
 
     def _encode(self, wav: Tensor) -> tuple[Tensor, Tensor | None]:
         length, stride = self.config.segment_length, self.config.segment_stride

@@ -70,7 +70,6 @@ class HFEncodecTokenizer(AudioTokenizer):
                           f"number; transformers uses {max(1, math.floor(exact))}", stacklevel=2)
         self.model = model.eval()
         self.uses_scale = self._facts.normalize
-        self._k = self._facts.total_codebooks
         self._layouts: dict[int, tuple[int, ...]] = {}
 
     # -- facts -------------------------------------------------------------------------------
@@ -91,10 +90,6 @@ class HFEncodecTokenizer(AudioTokenizer):
         return self._facts.cardinality
 
     @property
-    def num_codebooks(self) -> int:  # type: ignore[override]
-        return self._k
-
-    @property
     def total_codebooks(self) -> int:
         return self._facts.total_codebooks
 
@@ -110,17 +105,13 @@ class HFEncodecTokenizer(AudioTokenizer):
     @property
     def bandwidth(self) -> float:
         """The configured bandwidth (kbps) passed to transformers for the active K."""
-        return self._facts.bandwidths[self._k]
-
-    def set_num_codebooks(self, n: int) -> None:
-        """Use the first ``n`` codebooks; ``n`` must be the K of a configured bandwidth."""
-        self._k = self._check_num_codebooks(n)
+        return self._facts.bandwidths[self.num_codebooks]
 
     def set_bandwidth(self, kbps: float) -> None:
         """Select codebooks by bandwidth, one of ``config.target_bandwidths`` (kbps)."""
         for bw, k in self._facts.levels:
             if math.isclose(bw, kbps):
-                self._k = k
+                self.set_num_codebooks(k)
                 return
         raise InvalidCodesError(f"{self.name}: bandwidth {kbps} kbps is not configured; choose "
                                 f"one of {[bw for bw, _ in self._facts.levels]}")
