@@ -11,7 +11,9 @@ without padding inside the signal (a tile simply loses its edge samples) and wit
 signal's padding where a tile touches its start or end, so every value a tile holds is the
 value the whole-tensor run computes there; tiles overlap by a halo covering each stage's
 receptive field. Convolutions compute each output from the same inputs in the same order,
-whatever the tensor's width, as long as ATen picks the same kernel (see :class:`_Stage`).
+whatever the tensor's width, as long as the same kernel runs: tiles call the oneDNN kernel ATen
+picks for the whole tensor (:meth:`_Stage.onednn_throughout`), or, for a mono or stereo first
+layer, a matrix product checked to give the same bits (:func:`_onednn_conv`).
 
 The one catch is the activation: ATen evaluates an elementwise function with SIMD code except
 for the last ``n % (2 * SIMD width)`` elements of each thread's share of the tensor, which it
