@@ -14,6 +14,7 @@ from safetensors.numpy import load_file
 
 import audiotok
 from audiotok import CheckpointError, InvalidAudioError
+from audiotok._audio import convert_audio
 
 
 def sine(sr, seconds=0.5, channels=1, freq=440.0):
@@ -46,6 +47,23 @@ def test_read_audio_exact_for_wav_and_channel_rules(tmp_path):
     sf.write(str(tmp_path / "q.wav"), np.zeros((100, 4), "float32"), 16000)
     with pytest.raises(InvalidAudioError, match="4 channels to 2"):
         audiotok.read_audio(tmp_path / "q.wav", channels=2)
+
+
+@settings(max_examples=20, deadline=None)
+@given(source=st.sampled_from([8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000]),
+       target=st.sampled_from([16000, 24000, 32000, 44100, 48000]),
+       length=st.integers(1, 5000), channels=st.integers(1, 2),
+       dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_resampling_equals_torchaudio_bit_for_bit(source, target, length, channels, dtype):
+    """convert_audio keeps torchaudio's sinc kernel per rate pair; the output must not change."""
+    import torchaudio.functional
+
+    wav = torch.randn(channels, length, generator=torch.Generator().manual_seed(length),
+                      dtype=dtype)
+    for _ in range(2):  # the second call uses the kept kernel
+        ours = convert_audio(wav, source, sample_rate=target)
+        theirs = torchaudio.functional.resample(wav, source, target).float()
+        assert torch.equal(ours, theirs)
 
 
 def test_read_audio_errors(tmp_path):

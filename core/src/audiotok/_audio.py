@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import os
 from pathlib import Path
 
@@ -67,10 +69,34 @@ def convert_audio(wav: Tensor, source_rate: int, *, sample_rate: int | None = No
             raise InvalidAudioError(f"cannot convert {wav.shape[-2]} channels to {channels}; "
                                     "only down-mixing to mono and up-mixing from mono are defined")
     if sample_rate is not None and sample_rate != source_rate:
-        import torchaudio.functional
-
-        wav = torchaudio.functional.resample(wav, source_rate, sample_rate)
+        wav = _resample(wav, int(source_rate), int(sample_rate))
     return wav.float()
+
+
+def _resample(wav: Tensor, source_rate: int, sample_rate: int) -> Tensor:
+    """``torchaudio.functional.resample`` with the sinc kernel built once per rate pair.
+
+    The function rebuilds its kernel on every call (about half its time on a few seconds of
+    audio); this calls the same two steps, so the output is bit-identical, and keeps the kernel.
+    Falls back to the public function if torchaudio's internals are not there.
+    """
+    import torchaudio.functional as taf
+
+    steps = getattr(taf.functional, "_apply_sinc_resample_kernel", None)
+    if steps is None or not wav.is_floating_point():
+        return taf.resample(wav, source_rate, sample_rate)
+    gcd = math.gcd(source_rate, sample_rate)
+    kernel, width = _sinc_kernel(source_rate, sample_rate, gcd, wav.device, wav.dtype)
+    return steps(wav, source_rate, sample_rate, gcd, kernel, width)
+
+
+@functools.lru_cache(maxsize=32)
+def _sinc_kernel(source_rate: int, sample_rate: int, gcd: int, device: torch.device,
+                 dtype: torch.dtype) -> tuple[Tensor, int]:
+    import torchaudio.functional as taf
+
+    return taf.functional._get_sinc_resample_kernel(source_rate, sample_rate, gcd, device=device,
+                                                     dtype=dtype)
 
 
 def write_audio(path: str | os.PathLike[str], wav: Tensor, sample_rate: int, *,
