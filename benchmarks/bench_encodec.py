@@ -20,6 +20,7 @@ GFLOP/s (conv/LSTM/matmul FLOPs counted analytically) against a measured fp32 ma
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import re
 import tempfile
@@ -226,7 +227,7 @@ def main() -> None:
             path,
         )
         ours = audiotok.load(str(path))
-        untiled = audiotok.load(str(path))
+        untiled = copy.deepcopy(ours)
         untiled.encoder.use_tiles = False  # the same network run layer by layer on whole tensors
     hf = build_hf(ref.state_dict())
     ref_encode = reference_encode(ref, ref_name)

@@ -184,8 +184,13 @@ class AudioTokenizer(nn.Module, TokenizerFacts):
         return codes.long()
 
     def encode(self, wav: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Audio ``float[B, C, T]`` -> ``(codes int64[B, K, F], scale or None)``."""
-        return self._encode(self.check_audio(wav))
+        """Audio ``float[B, C, T]`` -> ``(codes int64[B, K, F], scale or None)``.
+
+        Runs without autograd: codes are integers, so no graph is worth building.
+        """
+        wav = self.check_audio(wav)
+        with torch.no_grad():
+            return self._encode(wav)
 
     def decode(self, codes: Tensor, scale: Tensor | None = None) -> Tensor:
         """Codes ``[B, K, F]`` (and the scale from ``encode``, if any) -> audio ``[B, C, T']``."""

@@ -377,10 +377,8 @@ class Job:
 
     def finish(self, started: float) -> TokenizeSummary:
         """Rewrite failures.jsonl and complete the summary."""
-        write_failures(self.out)
         mine = {it.id for it in self.items}
-        rows = latest_rows(self.out).values()
-        self.summary.failures = [r for r in rows if "error" in r and r["id"] in mine]
+        self.summary.failures = [r for r in write_failures(self.out) if r["id"] in mine]
         self.summary.failed = len(self.summary.failures)
         self.summary.elapsed = time.monotonic() - started
         return self.summary
@@ -458,7 +456,8 @@ def tokenize(source: str | os.PathLike[str], tokenizer: str | AudioTokenizer,
     return job.finish(started)
 
 
-def write_failures(out: Path) -> None:
-    """Rewrite ``failures.jsonl`` from the committed index (atomically)."""
+def write_failures(out: Path) -> list[dict[str, Any]]:
+    """Rewrite ``failures.jsonl`` from the committed index (atomically); return its rows."""
     rows = sorted((r for r in latest_rows(out).values() if "error" in r), key=lambda r: r["id"])
     atomic_write(out / FAILURES, "".join(json.dumps(r) + "\n" for r in rows).encode())
+    return rows

@@ -3,11 +3,12 @@ codebooks filled from real encoder residuals, saved in the real release / AudioC
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,22 @@ def save_audiocraft(model: EncodecModel, folder: Path, xp_cfg: str) -> Path:
         path,
     )
     return path
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def threads() -> Callable[[int], contextlib.AbstractContextManager[None]]:
+    """``with threads(n):`` runs the block with ``n`` intra-op threads (this folder uses 1)."""
+    return _threads
 
 
 @pytest.fixture(scope="session")

@@ -93,19 +93,14 @@ def test_codes_equal_audiocraft_encodec_model(exported):
         model.set_num_codebooks(4)
 
 
-def test_codes_equal_audiocraft_on_long_input_two_threads(exported):
+def test_codes_equal_audiocraft_on_long_input_two_threads(exported, threads):
     """Long enough that the encoder runs its first stages in time tiles (see tiling.py)."""
     model, path = exported
     tok = audiotok.load(str(path))
     wav = tone_audio(2, 1, 3 * 32000 + 123, 32000, seed=11)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with torch.no_grad():
-            ref_codes, _ = model.encode(wav)
-            codes, _ = tok.encode(wav)
-    finally:
-        torch.set_num_threads(previous)
+    with threads(2), torch.no_grad():
+        ref_codes, _ = model.encode(wav)
+        codes, _ = tok.encode(wav)
     assert torch.equal(codes, ref_codes)
     assert_spread(ref_codes)
 

@@ -39,21 +39,16 @@ def test_24khz_every_bandwidth(release_24k, audio):
     assert_spread(codes)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_24khz_long_input_is_tiled_and_exact(release_24k, audio, threads):
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_24khz_long_input_is_tiled_and_exact(release_24k, audio, threads, n_threads):
     """2 s at 24 kHz: the encoder's first two stages run in time tiles (see tiling.py)."""
     ref, path = release_24k
     tok = audiotok.load("encodec_24khz", checkpoint=path, bandwidth=24.0)
     ref.set_target_bandwidth(24.0)
     wav = audio(2, 1, 2 * 24000 + 123, 24000, seed=21)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            [(ref_codes, _)] = ref.encode(wav)
-            codes, _ = tok.encode(wav)
-    finally:
-        torch.set_num_threads(previous)
+    with threads(n_threads), torch.inference_mode():
+        [(ref_codes, _)] = ref.encode(wav)
+        codes, _ = tok.encode(wav)
     assert torch.equal(codes, ref_codes)
     assert_spread(codes)
 

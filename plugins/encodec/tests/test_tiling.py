@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -31,16 +28,6 @@ CONFIGS = {
 }
 
 
-@contextlib.contextmanager
-def threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def encoder(name: str) -> SEANetEncoder:
     torch.manual_seed(0)
     return SEANetEncoder(CONFIGS[name]).eval()
@@ -48,7 +35,7 @@ def encoder(name: str) -> SEANetEncoder:
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("n", [5, 31, 32, 1000, 32768, 32769, 65536 + 77, 3 * 32768 + 5])
-def test_scalar_tail_is_where_aten_uses_scalar_code(n, n_threads):
+def test_scalar_tail_is_where_aten_uses_scalar_code(threads, n, n_threads):
     """Rebuilding ELU from SIMD results plus scalar results at ``scalar_tail`` gives ATen's."""
     with threads(n_threads):
         g = torch.Generator().manual_seed(n)
@@ -67,7 +54,7 @@ def test_scalar_and_simd_elu_differ_somewhere():
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_probe_accepts_this_machine(n_threads):
+def test_probe_accepts_this_machine(threads, n_threads):
     with threads(n_threads):
         assert tiling.tiling_supported()
 
@@ -81,7 +68,7 @@ def test_probe_accepts_this_machine(n_threads):
     tile=st.integers(2, 40),
     n_threads=st.sampled_from([1, 2]),
 )
-def test_tiled_equals_whole(name, batch, frames, remainder, tile, n_threads):
+def test_tiled_equals_whole(threads, name, batch, frames, remainder, tile, n_threads):
     """Any length, batch, tile size and thread count: the latent is bit-identical."""
     enc = encoder(name)
     for stage in enc.tiled.stages:
@@ -97,7 +84,7 @@ def test_tiled_equals_whole(name, batch, frames, remainder, tile, n_threads):
     assert torch.equal(tiled, whole)
 
 
-def test_default_tiles_on_ten_seconds_of_musicgen_audio():
+def test_default_tiles_on_ten_seconds_of_musicgen_audio(threads):
     """The production tile sizes, every stage tiled, two threads, batch of two."""
     enc = encoder("musicgen")
     x = torch.randn(2, 1, 10 * 32000 + 37, generator=torch.Generator().manual_seed(3)) * 0.3

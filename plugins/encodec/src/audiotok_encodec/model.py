@@ -161,7 +161,6 @@ class EncodecTokenizer(AudioTokenizer):
         self.quantizer.refresh()
 
     # -- codec -------------------------------------------------------------------------------
-    @torch.no_grad()  # codes are integers: no autograd graph (and the encoder may tile)
     def _encode_segment(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         scale = None
         if self.config.renormalize:

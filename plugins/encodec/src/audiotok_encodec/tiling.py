@@ -124,16 +124,14 @@ def _reference_elu(alpha: float, tile: _Tile, env: _Env, inplace: bool) -> _Tile
         c, t = divmod(rest, tile.length)
         if b == tile.b and tile.start <= t < tile.end:
             theirs.add(c * width + t - tile.start)
-    fixes = [(sorted(theirs - ours), _elu_scalar), (sorted(ours - theirs), _elu_vector)]
-    fixes = [
-        (idx, x.view(-1)[idx].clone(), fn)
-        for positions, fn in fixes
-        if positions
-        for idx in [torch.tensor(positions, dtype=torch.long, device=x.device)]
-    ]
+    fixes = []  # (positions, their inputs, how to recompute), inputs saved before an in-place ELU
+    for positions, recompute in ((theirs - ours, _elu_scalar), (ours - theirs, _elu_vector)):
+        if positions:
+            idx = torch.tensor(sorted(positions), dtype=torch.long, device=x.device)
+            fixes.append((idx, x.view(-1)[idx], recompute))
     y = F.elu(x, alpha, inplace=inplace)
-    for idx, values, fn in fixes:
-        y.view(-1)[idx] = fn(values, alpha, step)
+    for idx, values, recompute in fixes:
+        y.view(-1)[idx] = recompute(values, alpha, step)
     return tile.holding(y, tile.start)
 
 
@@ -146,7 +144,7 @@ def tiling_supported() -> bool:
     return _probe(torch.get_num_threads())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe(threads: int) -> bool:
     step = _step()
     if step is None or not _HAVE_ATEN_HOOKS or not torch.backends.mkldnn.is_available():
@@ -296,16 +294,16 @@ class _Stage:
         out: Tensor | None = None
         for b in range(batch):
             for o0, o1 in tiles:
-                y = self._tile(x, b, o0, o1, env)
+                y = self._tile(x, b, o0, o1, frames, env)
                 if out is None:
                     out = x.new_empty(batch, y.shape[0], frames)
                 out[b, :, o0:o1] = y
         assert out is not None
         return out
 
-    def _tile(self, x: Tensor, b: int, o0: int, o1: int, env: _Env) -> Tensor:
-        """Output frames ``[o0, o1)`` of item ``b``."""
-        length, frames = x.shape[-1], -(-x.shape[-1] // self.stride)
+    def _tile(self, x: Tensor, b: int, o0: int, o1: int, frames: int, env: _Env) -> Tensor:
+        """Output frames ``[o0, o1)`` of item ``b`` (of ``frames``)."""
+        length = x.shape[-1]
         a = max(0, o0 * self.stride - self.halo)
         e = min(length, o1 * self.stride + self.halo)
         tile = _Tile(x[b : b + 1, :, a:e].contiguous(), a, length, b, x.shape[0])
