@@ -274,7 +274,8 @@ class _Stage:
         batch, _, length = x.shape
         for conv in self.convs:
             w = conv.conv.conv
-            whole = x.new_empty(1).expand(batch, w.in_channels, length + sum(conv.padding(length)))
+            # an unwritten tensor of the whole shape (an expanded one would be copied whole)
+            whole = x.new_empty(batch, w.in_channels, length + sum(conv.padding(length)))
             backend = torch._C._select_conv_backend(
                 whole, w.weight, w.bias, [conv.stride], [0], list(w.dilation), False, [0], 1, None
             )
