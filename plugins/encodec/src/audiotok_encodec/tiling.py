@@ -45,7 +45,8 @@ _HAVE_ATEN_HOOKS = hasattr(torch._C, "_select_conv_backend") and hasattr(
 _GEMM_MAX_PRODUCTS = 16  # C_in * K of a convolution computed as one matrix product
 TILE_FRAMES = (2048, 1024, 1024, 1 << 30)
 """Output frames per tile of the first, second, third and later stages (measured best for the
-MusicGen 32 kHz encoder on a 2-core CPU with 1 MB L2 and 32 MB L3 caches; ``1 << 30``: whole)."""
+MusicGen 32 kHz encoder on a 2-core CPU with 1 MB L2 and 32 MB L3 caches; ``1 << 30``: each
+item whole). Tiles always hold one item, so a batch is split by item even where time is not."""
 
 
 # -- ATen's scalar tails -----------------------------------------------------------------------
@@ -288,7 +289,7 @@ class _Stage:
         batch, _, length = x.shape
         frames = -(-length // self.stride)
         tiles = self.tiles(frames)
-        if len(tiles) < 2 or not self.onednn_throughout(x):  # run whole
+        if len(tiles) * batch < 2 or not self.onednn_throughout(x):  # one tile: run whole
             for layer in self.layers:
                 x = layer(x)
             return x
