@@ -85,19 +85,28 @@ def test_tiled_equals_whole(threads, name, batch, frames, remainder, tile, n_thr
 
 
 def test_default_tiles_on_ten_seconds_of_musicgen_audio(threads):
-    """The production tile sizes, every stage tiled, two threads, batch of two."""
+    """The production tile sizes, two threads, a batch of three: the first three stages cut in
+    time and by item, the fourth (400 Hz -> 50 Hz) by item only."""
     enc = encoder("musicgen")
-    x = torch.randn(2, 1, 10 * 32000 + 37, generator=torch.Generator().manual_seed(3)) * 0.3
-    length, tiled_stages = x.shape[-1], 0
+    x = torch.randn(3, 1, 10 * 32000 + 37, generator=torch.Generator().manual_seed(3)) * 0.3
+    length, cuts = x.shape[-1], []
     for stage in enc.tiled.stages:
+        cuts.append((len(stage.tiles(-(-length // stage.stride))) > 1, stage.worth_cutting(3, length)))
         length = -(-length // stage.stride)
-        tiled_stages += len(stage.tiles(length)) > 1
-    assert tiled_stages == 3  # the fourth (400 Hz -> 50 Hz) is cut by item only, by design
-    assert len(enc.tiled.stages) == 4
+    assert cuts == [(True, True)] * 3 + [(False, True)]
     with threads(2), torch.inference_mode():
         assert torch.equal(enc(x), enc.model(x))
     first = enc.model[0]
     assert True in first.__dict__.get("_gemm_agrees", {}).values(), "mono first layer not as GEMM"
+
+
+def test_short_items_of_a_batch_run_whole():
+    """Cutting a batch of short items by item costs more than it saves (per-call costs)."""
+    fourth = encoder("musicgen").tiled.stages[3]
+    assert fourth.worth_cutting(8, 4000)  # 8 x 10 s: 125 MiB tensors, 500 frames per item
+    assert not fourth.worth_cutting(64, 160)  # 64 x 0.2 s: 10 frames per item
+    assert not fourth.worth_cutting(2, 4000)  # 2 x 10 s: 31 MiB, stays in cache
+    assert not fourth.worth_cutting(1, 4000)  # one item, one tile
 
 
 def test_whole_tensor_when_autograd_or_short_or_not_float32():
