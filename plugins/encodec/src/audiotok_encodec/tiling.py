@@ -48,7 +48,7 @@ TILE_FRAMES = (2048, 1024, 1024, 1 << 30)
 MusicGen 32 kHz encoder on a 2-core CPU with 1 MB L2 and 32 MB L3 caches; ``1 << 30``: each
 item whole). Tiles hold one item each: a batch is also cut by item where time is not, when
 that pays (see :meth:`_Stage.worth_cutting`)."""
-_ITEM_MIN_FRAMES = 256  # shorter items: oneDNN's per-call weight reorders outweigh the gain
+_ITEM_MIN_FRAMES = 256  # for shorter items oneDNN's per-call costs outweigh the gain
 _CACHE_BYTES = 32 << 20  # a batch whose stage tensors fit this (this machine's L3) runs whole
 
 
