@@ -71,8 +71,8 @@ def test_probe_accepts_this_machine(threads, n_threads):
 def test_tiled_equals_whole(threads, name, batch, frames, remainder, tile, n_threads):
     """Any length, batch, tile size and thread count: the latent is bit-identical."""
     enc = encoder(name)
-    for stage in enc.tiled.stages:
-        stage.frames_per_tile = tile
+    for stage in enc.tiled.stages:  # cut even the smallest inputs, in time and by item
+        stage.frames_per_tile, stage.cache_bytes, stage.min_item_frames = tile, 0, 1
     hop = CONFIGS[name].hop_length
     length = frames * hop + remainder % hop
     x = torch.randn(batch, CONFIGS[name].channels, length, generator=torch.Generator().manual_seed(
@@ -101,13 +101,16 @@ def test_default_tiles_on_ten_seconds_of_musicgen_audio(threads):
     assert True in first.__dict__.get("_gemm_agrees", {}).values(), "mono first layer not as GEMM"
 
 
-def test_short_items_of_a_batch_run_whole():
-    """Cutting a batch of short items by item costs more than it saves (per-call costs)."""
+def test_small_inputs_run_whole():
+    """Where tensors stay in cache, or items are short, cutting costs more than it saves."""
     fourth = encoder("musicgen").tiled.stages[3]
-    assert fourth.worth_cutting(8, 4000)  # 8 x 10 s: 125 MiB tensors, 500 frames per item
-    assert not fourth.worth_cutting(64, 160)  # 64 x 0.2 s: 10 frames per item
-    assert not fourth.worth_cutting(2, 4000)  # 2 x 10 s: 31 MiB, stays in cache
+    assert fourth.worth_cutting(8, 4000)  # 8 x 10 s: 62 MiB tensors, 500 frames per item
+    assert not fourth.worth_cutting(64, 80)  # 64 x 0.2 s: 10 MiB, and 10 frames per item
     assert not fourth.worth_cutting(1, 4000)  # one item, one tile
+    assert not fourth.worth_cutting(256, 80)  # 40 MiB, but 10 frames per item
+    first = encoder("musicgen").tiled.stages[0]
+    assert not first.worth_cutting(1, 32000)  # one 1 s clip: 8 MiB, stays in cache
+    assert first.worth_cutting(1, 64000)  # one 2 s clip: 16 MiB, eight tiles
 
 
 def test_whole_tensor_when_autograd_or_short_or_not_float32():

@@ -49,7 +49,7 @@ MusicGen 32 kHz encoder on a 2-core CPU with 1 MB L2 and 32 MB L3 caches; ``1 <<
 item whole). Tiles hold one item each: a batch is also cut by item where time is not, when
 that pays (see :meth:`_Stage.worth_cutting`)."""
 _ITEM_MIN_FRAMES = 256  # for shorter items oneDNN's per-call costs outweigh the gain
-_CACHE_BYTES = 32 << 20  # a batch whose stage tensors fit this (this machine's L3) runs whole
+_CACHE_BYTES = 12 << 20  # a stage whose widest whole-batch tensor fits this runs whole
 
 
 # -- ATen's scalar tails -----------------------------------------------------------------------
@@ -258,12 +258,17 @@ class _Stage:
     def __init__(self, layers: list[nn.Module], frames_per_tile: int) -> None:
         self.layers = layers
         self.convs = [conv for layer in layers for conv in _convs(layer)]
-        self.stride, halo = 1, 0
-        for conv in self.convs:
+        self.stride, halo, self.floats_per_sample = 1, 0, 0.0
+        for conv in self.convs:  # floats per input sample: the stage's largest tensor's size
             halo += (conv.effective_kernel + conv.stride) * self.stride
+            w = conv.conv.conv
+            self.floats_per_sample = max(self.floats_per_sample, w.in_channels / self.stride,
+                                         w.out_channels / (self.stride * conv.stride))
             self.stride *= conv.stride
         self.halo = -(-halo // self.stride) * self.stride
         self.frames_per_tile = frames_per_tile
+        self.cache_bytes = _CACHE_BYTES
+        self.min_item_frames = _ITEM_MIN_FRAMES
 
     def tiles(self, frames: int) -> list[tuple[int, int]]:
         """Output frame ranges of about ``frames_per_tile``; the last is never under half."""
@@ -274,17 +279,17 @@ class _Stage:
         return [(s, starts[i + 1] if i + 1 < len(starts) else frames) for i, s in enumerate(starts)]
 
     def worth_cutting(self, batch: int, length: int) -> bool:
-        """Whether to cut a float32 ``[batch, C, length]`` input: where items are longer than a
-        tile, or, for a batch, where whole-batch tensors would not stay in cache and each item
-        is long enough to amortise oneDNN's per-call costs (at batch 8 of 10 s, MusicGen's
-        fourth stage took 0.59 s cut by item, 0.87 s whole; at batch 64 of 0.2 s it took
-        0.54 s cut, 0.10 s whole)."""
+        """Whether to cut a float32 ``[batch, C, length]`` input. Not where the stage's largest
+        whole-batch tensor stays in cache (``cache_bytes``); else where items are longer than a
+        tile, or, for a batch, where items have ``min_item_frames`` output frames or more, to
+        amortise oneDNN's per-call costs. Measured on MusicGen 32 kHz, 2 threads: one 1 s clip,
+        first two stages, 29 ms whole, 27-31 ms cut; two 2 s clips, 187 ms whole, 109 ms cut.
+        Fourth stage: batch 8 of 10 s, 0.87 s whole, 0.59 s cut by item; batch 64 of 0.2 s,
+        0.10 s whole, 0.54 s cut by item."""
         frames = -(-length // self.stride)
-        if len(self.tiles(frames)) >= 2:
-            return True
-        widest = max(max(c.conv.conv.in_channels, c.conv.conv.out_channels) for c in self.convs)
-        big = batch * widest * length * 4 > _CACHE_BYTES
-        return batch >= 2 and big and frames >= _ITEM_MIN_FRAMES
+        if batch * length * self.floats_per_sample * 4 <= self.cache_bytes:
+            return False
+        return len(self.tiles(frames)) >= 2 or (batch >= 2 and frames >= self.min_item_frames)
 
     def onednn_throughout(self, x: Tensor) -> bool:
         """Whether ATen runs every convolution of the stage on the whole ``x`` with oneDNN."""
