@@ -49,7 +49,7 @@ MusicGen 32 kHz encoder on a 2-core CPU with 1 MB L2 and 32 MB L3 caches; ``1 <<
 item whole). Tiles hold one item each: a batch is also cut by item where time is not, when
 that pays (see :meth:`_Stage.worth_cutting`)."""
 _ITEM_MIN_FRAMES = 256  # for shorter items oneDNN's per-call costs outweigh the gain
-_CACHE_BYTES = 12 << 20  # a stage whose widest whole-batch tensor fits this runs whole
+_CACHE_BYTES = 12 << 20  # a stage whose largest whole-batch tensor fits this runs whole
 
 
 # -- ATen's scalar tails -----------------------------------------------------------------------
