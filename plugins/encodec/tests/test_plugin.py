@@ -112,6 +112,18 @@ def test_pointer_to_release_and_offline_cache(tmp_path, monkeypatch):
         audiotok.load(str(pointer))
 
 
+def test_hub_repo_offline_and_not_cached_names_the_fix(tmp_path, monkeypatch):
+    """HF_HUB_OFFLINE is read when loading (not when huggingface_hub was imported)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = str(tmp_path / "hub")  # empty
+    with pytest.raises(CheckpointError, match=r"facebook/musicgen-small: .*downloads are off"
+                       r".*hf download facebook/musicgen-small compression_state_dict\.bin"):
+        audiotok.load("//pretrained/facebook/musicgen-small", cache_dir=cache)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(CheckpointError, match="downloads are off"):  # the option, same
+        audiotok.load("//pretrained/facebook/musicgen-small", cache_dir=cache, offline=True)
+
+
 def test_release_hash_in_file_name_is_checked(release_24k, tmp_path):
     bad = tmp_path / "encodec_24khz-d7cc33bc.th"
     bad.write_bytes(release_24k[1].read_bytes())

@@ -67,13 +67,18 @@ def check_hashed_name(path: Path) -> None:
             )
 
 
+def _offline() -> bool:
+    """``HF_HUB_OFFLINE``, read when called and parsed as huggingface_hub parses it."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
 def release_file(name: str, *, offline: bool | None = None) -> Path:
     """Path of a release checkpoint in the cache, downloading it (sha256-checked) if needed."""
     filename = RELEASES[name][0]
     path = cache_dir() / filename
     if not path.is_file():
         if offline is None:
-            offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+            offline = _offline()
         url = RELEASE_URL + filename
         if offline:
             raise CheckpointError(
@@ -119,9 +124,10 @@ def read_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> Any:
         raise CheckpointError(f"{path}: {reason}") from None
 
 
-def _hub_file(repo_id: str, *, cache: str | None = None) -> Path:
+def _hub_file(repo_id: str, *, cache: str | None = None, offline: bool | None = None) -> Path:
     """``compression_state_dict.bin`` of a Hub repo, or the snapshot folder of a repo in
-    transformers' layout (``config.json`` + weights)."""
+    transformers' layout (``config.json`` + weights). ``offline``: cache only (default:
+    ``HF_HUB_OFFLINE``)."""
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
@@ -130,27 +136,37 @@ def _hub_file(repo_id: str, *, cache: str | None = None) -> Path:
             "huggingface_hub: pip install huggingface_hub"
         ) from None
     errors = []
+    offline = _offline() if offline is None else offline
     for filenames in (
         (AUDIOCRAFT_FILE,),
         ("config.json", "model.safetensors"),
         ("config.json", "pytorch_model.bin"),
     ):
         try:
-            files = [Path(hf_hub_download(repo_id, name, cache_dir=cache)) for name in filenames]
+            files = [
+                Path(hf_hub_download(repo_id, name, cache_dir=cache, local_files_only=offline))
+                for name in filenames
+            ]
         except Exception as exc:
             errors.append(f"{filenames[-1]}: {type(exc).__name__}: {str(exc)[:120]}")
             if type(exc).__name__ not in ("EntryNotFoundError", "RemoteEntryNotFoundError"):
                 break  # offline, no such repo, no access: trying other files cannot help
             continue
         return files[0] if len(files) == 1 else files[0].parent
+    where = (
+        "not in the local cache, and downloads are off (offline=True or HF_HUB_OFFLINE)"
+        if offline
+        else "unreachable"
+    )
     raise CheckpointError(
-        f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from "
-        f"the Hugging Face Hub ({'; '.join(errors)}); download them and pass "
-        "the local path"
+        f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from the Hugging "
+        f"Face Hub, {where} ({'; '.join(errors)}). Download once where there is network "
+        f"(hf download {repo_id} {AUDIOCRAFT_FILE}) and load again, or pass a local path; "
+        "once the files are cached, HF_HUB_OFFLINE=1 skips the network and its retries"
     )
 
 
-def locate(source: str, *, cache: str | None = None) -> Path:
+def locate(source: str, *, cache: str | None = None, offline: bool | None = None) -> Path:
     """Resolve a source (file, folder, ``//pretrained/X``, Hub repo id) to a checkpoint file, or
     to a folder in transformers' layout."""
     if source.startswith(PRETRAINED_PREFIX):
@@ -169,7 +185,7 @@ def locate(source: str, *, cache: str | None = None) -> Path:
     if path.exists():
         return path
     if re.fullmatch(r"[\w.\-]+/[\w.\-]+", source) and not source.startswith((".", "/")):
-        return _hub_file(source, cache=cache)
+        return _hub_file(source, cache=cache, offline=offline)
     raise CheckpointError(f"{source}: no such file or folder, and not a Hugging Face repo id")
 
 
@@ -237,9 +253,11 @@ def is_audiocraft_package(package: Any) -> bool:
     )
 
 
-def load_audiocraft(source: str, *, cache: str | None = None, _depth: int = 0) -> EncodecTokenizer:
+def load_audiocraft(
+    source: str, *, cache: str | None = None, offline: bool | None = None, _depth: int = 0
+) -> EncodecTokenizer:
     """Load an AudioCraft ``compression_state_dict.bin`` (or a pointer to another model)."""
-    path = locate(source, cache=cache)
+    path = locate(source, cache=cache, offline=offline)
     if path.is_dir():
         from .hf_format import load_hf_folder
 
@@ -258,8 +276,8 @@ def load_audiocraft(source: str, *, cache: str | None = None, _depth: int = 0) -
         if _depth > 4:
             raise CheckpointError(f"{path}: too many nested 'pretrained' pointers")
         if name.removeprefix(PRETRAINED_PREFIX) in RELEASES:
-            return load_release(name.removeprefix(PRETRAINED_PREFIX), cache=cache)
-        return load_audiocraft(name, cache=cache, _depth=_depth + 1)
+            return load_release(name.removeprefix(PRETRAINED_PREFIX), cache=cache, offline=offline)
+        return load_audiocraft(name, cache=cache, offline=offline, _depth=_depth + 1)
     config = config_of_package(package, path)
     state = package["best_state"]
     if (
@@ -355,7 +373,7 @@ def load(
         where = checkpoint if checkpoint is not None else source
         if where is None:
             raise CheckpointError(f"{spec.name}: nothing to load; pass checkpoint=PATH")
-        model = load_audiocraft(where, cache=cache_dir)
+        model = load_audiocraft(where, cache=cache_dir, offline=offline)
     facts = (model.sample_rate, model.channels, model.cardinality, model.total_codebooks)
     expected = (spec.sample_rate, spec.channels, spec.cardinality, spec.num_codebooks)
     if facts != expected or abs(model.frame_rate - spec.frame_rate) > 1e-6 * spec.frame_rate:
