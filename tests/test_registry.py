@@ -85,3 +85,15 @@ def test_factory_errors_are_wrapped():
 def test_default_num_codebooks_and_device():
     tok = audiotok.load("mulaw_16khz", device="cpu")
     assert str(tok.device) == "cpu" and tok.num_codebooks == 1
+
+
+def test_offline_reads_both_switches_on_every_call(monkeypatch):
+    monkeypatch.delenv("AUDIOTOK_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert not audiotok.offline()
+    for var in ("AUDIOTOK_OFFLINE", "HF_HUB_OFFLINE"):
+        for value, expected in (("1", True), (" yes ", True), ("ON", True), ("true", True),
+                                ("0", False), ("false", False), ("", False)):
+            monkeypatch.setenv(var, value)
+            assert audiotok.offline() is expected, (var, value)
+        monkeypatch.delenv(var)

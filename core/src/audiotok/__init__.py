@@ -24,7 +24,15 @@ from ._errors import (
     PluginError,
     UnknownTokenizerError,
 )
-from ._registry import PluginInfo, list_plugins, list_tokenizers, load, register, resolve
+from ._registry import (
+    PluginInfo,
+    list_plugins,
+    list_tokenizers,
+    load,
+    offline,
+    register,
+    resolve,
+)
 from ._spec import TokenizerSpec
 from ._version import __version__
 from .hookspecs import hookimpl
@@ -81,6 +89,7 @@ __all__ = [
     "list_tokenizers",
     "load",
     "load_tokens",
+    "offline",
     "read_audio",
     "register",
     "resolve",

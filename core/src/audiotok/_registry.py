@@ -363,6 +363,26 @@ def _import_factory(spec: TokenizerSpec) -> Callable[..., Any]:
         raise PluginError(f"{spec.qualified_name}: factory {spec.factory!r} does not exist") from None
 
 
+_OFFLINE_VARS = ("AUDIOTOK_OFFLINE", "HF_HUB_OFFLINE")
+
+
+def offline() -> bool:
+    """Whether downloads are off: ``AUDIOTOK_OFFLINE`` or ``HF_HUB_OFFLINE`` is 1, ON, YES or TRUE
+    (read on every call, parsed as huggingface_hub parses it).
+
+    Every plugin checks it before downloading weights and, when it is on, loads only what is
+    cached or given as ``checkpoint=PATH``, raising :class:`CheckpointError` otherwise.
+
+    >>> import os, audiotok
+    >>> os.environ["AUDIOTOK_OFFLINE"] = "1"; audiotok.offline()
+    True
+    """
+    return any(
+        os.environ.get(var, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+        for var in _OFFLINE_VARS
+    )
+
+
 def load(identifier: str | os.PathLike[str] | TokenizerSpec, *, device: Any = "cpu", checkpoint: str | os.PathLike[str] | None = None,
          **options: Any) -> AudioTokenizer:
     """Load a tokenizer by name, alias, ``plugin:name`` or claimed identifier; eval mode, on ``device``.

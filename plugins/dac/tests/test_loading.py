@@ -101,6 +101,10 @@ def test_cached_release_is_used_and_offline_mode_refuses_to_download(reference, 
     with pytest.raises(CheckpointError, match=r"weights_16khz_8kbps_0\.0\.5\.pth.*"
                                               r"releases/download/0\.0\.5/weights_16khz\.pth"):
         audiotok.load("dac_16khz", cache_dir=cache)
+    monkeypatch.delenv("AUDIOTOK_OFFLINE")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the Hub's switch turns every download off too
+    with pytest.raises(CheckpointError, match="not in the cache and downloads are off"):
+        audiotok.load("dac_16khz", cache_dir=cache)
     (cache / "weights_16khz_8kbps_0.0.5.pth").symlink_to(path)
     tok = audiotok.load("dac_16khz", cache_dir=cache)
     monkeypatch.setenv("AUDIOTOK_DAC_CACHE", str(cache))

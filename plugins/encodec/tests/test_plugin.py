@@ -108,7 +108,7 @@ def test_pointer_to_release_and_offline_cache(tmp_path, monkeypatch):
     assert audiotok.resolve(str(pointer)).name == "encodec_24khz"
     monkeypatch.setenv("AUDIOTOK_ENCODEC_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(CheckpointError, match="encodec_24khz-d7cc33bc.th.*offline"):
+    with pytest.raises(CheckpointError, match="encodec_24khz-d7cc33bc.th.*downloads are off"):
         audiotok.load(str(pointer))
 
 

@@ -94,6 +94,10 @@ def test_offline_not_cached_error_names_the_fix(tmp_path, monkeypatch):
     message = str(info.value)
     assert "not available offline" in message and "hf download facebook/encodec_48khz" in message
     assert "HF_HUB_OFFLINE" in message
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("AUDIOTOK_OFFLINE", "1")  # audiotok's own switch: every plugin honours it
+    with pytest.raises(audiotok.CheckpointError, match="not available offline"):
+        audiotok.load("facebook/encodec_48khz", cache_dir=tmp_path)
 
 
 def test_wrong_architecture_folder(tmp_path):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import audiotok
 import torch
 from audiotok import AudioTokenizer, CheckpointError, TokenizerSpec
 from torch import Tensor
@@ -252,14 +253,16 @@ def build_network(kwargs: Mapping[str, Any], state: Mapping[str, Tensor], path: 
 def download(release: Release, *, directory: Path | None = None) -> Path:
     """Path of ``release``'s weights in the cache, downloading them once if absent.
 
-    Set ``AUDIOTOK_OFFLINE=1`` to forbid downloading (a missing file is then an error).
+    Nothing is downloaded when :func:`audiotok.offline` is on (``AUDIOTOK_OFFLINE=1`` or
+    ``HF_HUB_OFFLINE=1``): a missing file is then an error.
     """
     directory = directory or cache_dir()
     target = directory / release.cache_name
     if target.is_file():
         return target
-    if os.environ.get("AUDIOTOK_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
-        raise CheckpointError(f"{target}: not in the cache and AUDIOTOK_OFFLINE is set; download "
+    if audiotok.offline():
+        raise CheckpointError(f"{target}: not in the cache and downloads are off "
+                              f"(AUDIOTOK_OFFLINE or HF_HUB_OFFLINE); download "
                               f"{release.url} to that path or pass checkpoint=PATH")
     directory.mkdir(parents=True, exist_ok=True)
     try:

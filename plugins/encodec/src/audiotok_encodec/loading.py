@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import audiotok
 import torch
 from audiotok import CheckpointError, MissingDependencyError
 
@@ -67,23 +68,18 @@ def check_hashed_name(path: Path) -> None:
             )
 
 
-def _offline() -> bool:
-    """``HF_HUB_OFFLINE``, read when called and parsed as huggingface_hub parses it."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
 def release_file(name: str, *, offline: bool | None = None) -> Path:
     """Path of a release checkpoint in the cache, downloading it (sha256-checked) if needed."""
     filename = RELEASES[name][0]
     path = cache_dir() / filename
     if not path.is_file():
         if offline is None:
-            offline = _offline()
+            offline = audiotok.offline()
         url = RELEASE_URL + filename
         if offline:
             raise CheckpointError(
-                f"{name}: {path} is not cached and offline mode is on; download "
-                f"{url} there or pass checkpoint=PATH"
+                f"{name}: {path} is not cached and downloads are off (AUDIOTOK_OFFLINE or "
+                f"HF_HUB_OFFLINE); download {url} there or pass checkpoint=PATH"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         hash_prefix = _HASHED_NAME.match(Path(filename).stem).group(1)  # type: ignore[union-attr]
@@ -136,7 +132,7 @@ def _hub_file(repo_id: str, *, cache: str | None = None, offline: bool | None = 
             "huggingface_hub: pip install huggingface_hub"
         ) from None
     errors = []
-    offline = _offline() if offline is None else offline
+    offline = audiotok.offline() if offline is None else offline
     for filenames in (
         (AUDIOCRAFT_FILE,),
         ("config.json", "model.safetensors"),
@@ -154,7 +150,8 @@ def _hub_file(repo_id: str, *, cache: str | None = None, offline: bool | None = 
             continue
         return files[0] if len(files) == 1 else files[0].parent
     where = (
-        "not in the local cache, and downloads are off (offline=True or HF_HUB_OFFLINE)"
+        "not in the local cache, and downloads are off (offline=True, AUDIOTOK_OFFLINE or "
+        "HF_HUB_OFFLINE)"
         if offline
         else "unreachable"
     )
@@ -162,7 +159,8 @@ def _hub_file(repo_id: str, *, cache: str | None = None, offline: bool | None = 
         f"{repo_id}: cannot get {AUDIOCRAFT_FILE} or config.json + weights from the Hugging "
         f"Face Hub, {where} ({'; '.join(errors)}). Download once where there is network "
         f"(hf download {repo_id} {AUDIOCRAFT_FILE}) and load again, or pass a local path; "
-        "once the files are cached, HF_HUB_OFFLINE=1 skips the network and its retries"
+        "once the files are cached, AUDIOTOK_OFFLINE=1 or HF_HUB_OFFLINE=1 skips the network "
+        "and its retries"
     )
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import audiotok
+
 #: ``config.json`` of the public checkpoints (values that matter; the rest are transformers'
 #: defaults). Used for static facts and to build the exact architectures in tests/benchmarks.
 HUB_CONFIGS: dict[str, dict[str, Any]] = {
@@ -149,8 +151,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _offline() -> bool:
-    value = os.environ.get("HF_HUB_OFFLINE", os.environ.get("TRANSFORMERS_OFFLINE", ""))
-    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+    """:func:`audiotok.offline`, or transformers' own ``TRANSFORMERS_OFFLINE``."""
+    value = os.environ.get("TRANSFORMERS_OFFLINE", "")
+    return audiotok.offline() or value.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def looks_like_repo_id(identifier: str) -> bool:
