@@ -373,9 +373,9 @@ def offline() -> bool:
     Every plugin checks it before downloading weights and, when it is on, loads only what is
     cached or given as ``checkpoint=PATH``, raising :class:`CheckpointError` otherwise.
 
-    >>> import os, audiotok
-    >>> os.environ["AUDIOTOK_OFFLINE"] = "1"; audiotok.offline()
-    True
+    >>> import audiotok
+    >>> if audiotok.offline() and not cached:  # in a factory, before downloading  # doctest: +SKIP
+    ...     raise audiotok.CheckpointError(f"{path}: not cached and downloads are off; ...")
     """
     return any(
         os.environ.get(var, "").strip().upper() in {"1", "ON", "YES", "TRUE"}

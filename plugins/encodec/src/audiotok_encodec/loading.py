@@ -123,7 +123,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> Any:
 def _hub_file(repo_id: str, *, cache: str | None = None, offline: bool | None = None) -> Path:
     """``compression_state_dict.bin`` of a Hub repo, or the snapshot folder of a repo in
     transformers' layout (``config.json`` + weights). ``offline``: cache only (default:
-    ``HF_HUB_OFFLINE``)."""
+    :func:`audiotok.offline`)."""
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
