@@ -16,8 +16,9 @@ import time
 import warnings
 from pathlib import Path
 
-import audiotok
 import torch
+
+import audiotok
 
 CONFIGS = {
     "dac_44khz": {},

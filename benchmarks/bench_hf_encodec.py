@@ -29,8 +29,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import audiotok
 import torch
+
+import audiotok
 from audiotok_hf_encodec._config import HUB_CONFIGS
 
 warnings.filterwarnings("ignore")

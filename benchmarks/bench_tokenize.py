@@ -37,7 +37,8 @@ def make_folder(root: Path, n: int, seed: int = 0) -> None:
         sr = (22050, 44100, 48000, 16000)[i % 4]
         seconds = float(rng.uniform(1.0, 8.0))
         t = np.arange(int(sr * seconds)) / sr
-        x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 2000) * t) + 0.05 * rng.standard_normal(t.size)
+        tone = np.sin(2 * np.pi * rng.uniform(100, 2000) * t)
+        x = 0.3 * tone + 0.05 * rng.standard_normal(t.size)
         sf.write(str(root / f"f{i:04d}.{'flac' if i % 2 else 'wav'}"), x.astype("float32"), sr)
 
 

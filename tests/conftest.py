@@ -15,7 +15,7 @@ PLUGINS = ("toy_plugin", "broken_plugin", "clash_plugin")
 
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Build and install each fixture plugin into its own ``--target`` folder (a real wheel build)."""
+    """Build and install each fixture plugin into its own ``--target`` folder (real wheels)."""
     root = tmp_path_factory.mktemp("plugin-site")
     sites = {}
     for name in PLUGINS:

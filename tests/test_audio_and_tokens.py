@@ -84,7 +84,8 @@ def mulaw():
     return audiotok.load("mulaw_16khz")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(k=st.integers(1, 4), f=st.integers(0, 50), batch=st.sampled_from([None, 1, 3]),
        card=st.sampled_from([2, 256, 1024, 65536, 70000]), with_scale=st.booleans(),
        seed=st.integers(0, 1000))
@@ -148,7 +149,8 @@ def test_corrupt_token_files_raise_checkpoint_errors(tmp_path, mulaw):
         audiotok.load_tokens(tmp_path / "plain.safetensors")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_token_files_never_crash(tmp_path_factory, data):
     mulaw = audiotok.load("mulaw_16khz")

@@ -1,4 +1,4 @@
-"""audiotok compare: figures are consistent, quality numbers are in their known ranges, plots exist."""
+"""audiotok compare: figures are consistent, quality numbers in their known ranges, plots exist."""
 
 from __future__ import annotations
 

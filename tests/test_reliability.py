@@ -90,7 +90,8 @@ def test_bad_input_matrix(tokenizers, name):
 def test_determinism(tokenizers, name):
     tok = tokenizers[name]
     audiotok.testing.check_determinism(tok, seconds=0.2)
-    wav = torch.rand(1, tok.channels, tok.sample_rate // 5, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    wav = torch.rand(1, tok.channels, tok.sample_rate // 5, generator=g)
     codes, _ = tok.encode(wav - 0.5)
     assert codes.unique().numel() > 1 or name == "mulaw", "codes do not spread: test is vacuous"
 

@@ -219,8 +219,9 @@ def test_ray_backend_gives_the_same_dataset(tmp_path):
     assert_exact(tmp_path / "out", files, "mulaw_16khz")
     local = audiotok.tokenize(tmp_path / "in", "mulaw", tmp_path / "local", workers=0)
     assert local.ok
-    ray_ds, local_ds = audiotok.TokenDataset(tmp_path / "out"), audiotok.TokenDataset(tmp_path / "local")
-    for a, b in zip(ray_ds.items, local_ds.items):
+    ray_ds = audiotok.TokenDataset(tmp_path / "out")
+    local_ds = audiotok.TokenDataset(tmp_path / "local")
+    for a, b in zip(ray_ds.items, local_ds.items, strict=True):
         assert a["id"] == b["id"]
         assert torch.equal(ray_ds[ray_ds.index_of(a["id"])]["codes"],
                            local_ds[local_ds.index_of(b["id"])]["codes"])

@@ -41,9 +41,9 @@ if TYPE_CHECKING:
     from ._audio import read_audio, write_audio
     from ._compare import CompareReport, compare
     from ._dataset import TokenDataset
-    from ._tokenize import TokenizeSummary, tokenize
     from ._protocol import AudioTokenizer
     from ._stereo import InterleaveStereo
+    from ._tokenize import TokenizeSummary, tokenize
     from ._tokens import TokenMetadata, Tokens, load_tokens, save_tokens
 
 _LAZY = {

@@ -18,7 +18,8 @@ _ROW_FIELDS = ("name", "plugin", "sample_rate", "channels", "frame_rate", "cardi
 def _table(rows: list[dict[str, Any]], fields: Sequence[str]) -> str:
     cells = [[str(f) for f in fields]] + [[_fmt(r.get(f)) for f in fields] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(fields))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) for row in cells)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _fmt(value: Any) -> str:

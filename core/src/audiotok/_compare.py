@@ -105,7 +105,8 @@ class CompareReport:
                           f"{100 * min(r.codebook_used_share):.0f}%",
                           f"{r.encode_speed:.1f}", f"{r.decode_speed:.1f}", fits))
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-        text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+        text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)).rstrip()
+                for line in lines]
         text.append("SI-SDR in dB (higher is better); mel/stft: distances (lower is better); "
                     "enc x / dec x: audio-seconds per second on this machine")
         return "\n".join(text)
@@ -236,7 +237,7 @@ def compare(audio: Sequence[str | os.PathLike[str]], tokenizers: Sequence[str | 
         tok = ident if isinstance(ident, AudioTokenizer) else load(ident, device=device)
         clips = [convert_audio(wav, rate, sample_rate=tok.sample_rate, channels=tok.channels)
                  for wav, rate in decoded]
-        short = [str(p) for p, c in zip(audio, clips) if c.shape[-1] < 2048]
+        short = [str(p) for p, c in zip(audio, clips, strict=True) if c.shape[-1] < 2048]
         if short:
             raise AudiotokError(f"compare needs clips of at least 2048 samples at "
                                 f"{tok.sample_rate} Hz; too short: {', '.join(short)}")

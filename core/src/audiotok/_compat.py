@@ -32,7 +32,8 @@ def find_mismatches(tokenizer: TokenizerLike, *, card: int | None = None, n_q: i
             problems.append(
                 f"card: the LM has {card} entries but the tokenizer's codebooks have "
                 f"{tokenizer.cardinality}; card counts codebook entries only (AudioCraft adds the "
-                f"special token id {tokenizer.cardinality} itself): set card={tokenizer.cardinality}")
+                f"special token id {tokenizer.cardinality} itself): "
+                f"set card={tokenizer.cardinality}")
         else:
             problems.append(f"card: LM card={card} but {name} has {tokenizer.cardinality} entries "
                             f"per codebook: set card={tokenizer.cardinality}")
@@ -41,8 +42,9 @@ def find_mismatches(tokenizer: TokenizerLike, *, card: int | None = None, n_q: i
         active = tokenizer.num_codebooks
         is_spec = isinstance(tokenizer, TokenizerSpec)
         if n_q not in allowed:
+            suggested = active if not is_spec else allowed[-1]
             problems.append(f"n_q: LM n_q={n_q} but {name} offers K in {list(allowed)}: set "
-                            f"n_q={active if not is_spec else allowed[-1]} (or another K it offers)")
+                            f"n_q={suggested} (or another K it offers)")
         elif not is_spec and n_q != active:
             problems.append(f"n_q: LM n_q={n_q} but {name} has {active} active codebooks: call "
                             f"tokenizer.set_num_codebooks({n_q}) or set n_q={active}")

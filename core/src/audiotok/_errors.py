@@ -1,4 +1,4 @@
-"""The audiotok error hierarchy: every error audiotok raises on purpose derives from AudiotokError."""
+"""The audiotok error hierarchy: every error audiotok raises on purpose is an AudiotokError."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ class UnknownTokenizerError(AudiotokError, LookupError):
 
 
 class AmbiguousTokenizerError(AudiotokError, LookupError):
-    """A bare name or identifier matches tokenizers from several plugins; qualify it as ``plugin:name``."""
+    """A bare name matches tokenizers of several plugins; qualify it as ``plugin:name``."""
 
 
 class IncompatibleTokenizerError(AudiotokError, ValueError):
-    """A tokenizer does not fit the language model's constraints; ``mismatches`` lists every problem."""
+    """A tokenizer does not fit the LM's constraints; ``mismatches`` lists every problem."""
 
     def __init__(self, tokenizer: str, mismatches: list[str]) -> None:
         self.tokenizer = tokenizer
@@ -26,11 +26,11 @@ class IncompatibleTokenizerError(AudiotokError, ValueError):
 
 
 class InvalidAudioError(AudiotokError, ValueError):
-    """Audio (a tensor or a file) that cannot be tokenized: wrong shape, dtype, channels, NaN, unreadable."""
+    """Audio (tensor or file) that cannot be tokenized: shape, dtype, channels, NaN, unreadable."""
 
 
 class InvalidCodesError(AudiotokError, ValueError):
-    """Codes that cannot be decoded: wrong rank, dtype, number of codebooks or values out of range."""
+    """Codes that cannot be decoded: wrong rank, dtype, number of codebooks, or out of range."""
 
 
 class CheckpointError(AudiotokError):
@@ -38,8 +38,8 @@ class CheckpointError(AudiotokError):
 
 
 class MissingDependencyError(AudiotokError, ImportError):
-    """A tokenizer needs a package that is not installed; the message names the ``pip install`` that fixes it."""
+    """A tokenizer needs a package that is not installed; the message names the ``pip install``."""
 
 
 class PluginError(AudiotokError):
-    """A plugin failed to import, raised in a hook, registered an invalid spec or broke the protocol."""
+    """A plugin failed to import, raised in a hook, registered a bad spec or broke the protocol."""

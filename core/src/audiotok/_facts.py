@@ -6,7 +6,7 @@ import math
 
 
 class TokenizerFacts:
-    """Derived quantities from ``sample_rate``, ``frame_rate``, ``cardinality`` and ``num_codebooks``.
+    """Quantities derived from ``sample_rate``, ``frame_rate``, ``cardinality``, ``num_codebooks``.
 
     Mixed into both :class:`audiotok.TokenizerSpec` (static facts) and
     :class:`audiotok.AudioTokenizer` (a loaded model), so the two always agree.

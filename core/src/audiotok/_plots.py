@@ -39,7 +39,8 @@ def write_plots(report: CompareReport, examples: dict[str, tuple[torch.Tensor, t
         axes[1].plot(kbps, [r.mel_distance for r in rows], marker="o", label=name)
         for r in rows:
             axes[0].annotate(f"K={r.num_codebooks}", (r.bitrate_kbps, r.si_sdr_db), fontsize=7)
-    for ax, label in zip(axes, ("SI-SDR (dB, higher is better)", "log-mel L1 (lower is better)")):
+    for ax, label in zip(axes, ("SI-SDR (dB, higher is better)", "log-mel L1 (lower is better)"),
+                         strict=False):
         ax.set_xscale("log")
         ax.set_xlabel("bitrate (kbps)")
         ax.set_ylabel(label)
@@ -52,7 +53,7 @@ def write_plots(report: CompareReport, examples: dict[str, tuple[torch.Tensor, t
 
     names = list(report.histograms)
     fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.6 * max(1, len(names))), squeeze=False)
-    for ax, name in zip(axes[:, 0], names):
+    for ax, name in zip(axes[:, 0], names, strict=False):
         hists = report.histograms[name]
         for k in sorted({0, len(hists) - 1}):
             counts = torch.tensor(hists[k], dtype=torch.float64)
@@ -72,7 +73,7 @@ def write_plots(report: CompareReport, examples: dict[str, tuple[torch.Tensor, t
     first = next(iter(examples.values()))
     panels = [("original", first[0], first[2])] + [
         (f"{name} (max K)", recon, sr) for name, (_orig, recon, sr) in examples.items()]
-    for ax, (title, wav, sr) in zip(axes[:, 0], panels):
+    for ax, (title, wav, sr) in zip(axes[:, 0], panels, strict=False):
         spec = torch.stft(wav.mean(0), n_fft=1024, hop_length=256,
                           window=torch.hann_window(1024), return_complex=True).abs()
         ax.imshow(20 * torch.log10(spec + 1e-6).numpy(), origin="lower", aspect="auto",

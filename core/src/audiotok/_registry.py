@@ -196,7 +196,9 @@ class _Registry:
 
     def _stamp(self, spec: Any, info: PluginInfo) -> TokenizerSpec:
         if not isinstance(spec, TokenizerSpec):
-            raise PluginError(f"register() takes an audiotok.TokenizerSpec, got {type(spec).__name__}")
+            raise PluginError(
+                f"register() takes an audiotok.TokenizerSpec, got {type(spec).__name__}"
+            )
         return spec.replace(plugin=info.name, distribution=info.distribution, version=info.version)
 
     def add_local(self, spec: TokenizerSpec, plugin: str) -> TokenizerSpec:
@@ -352,7 +354,8 @@ def _import_factory(spec: TokenizerSpec) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        hint = spec.install_hint or (f"pip install {spec.distribution}" if spec.distribution else "")
+        default_hint = f"pip install {spec.distribution}" if spec.distribution else ""
+        hint = spec.install_hint or default_hint
         missing = getattr(exc, "name", None) or module_name
         raise MissingDependencyError(
             f"{spec.name} needs the module {missing!r}, which cannot be imported ({exc})"
@@ -360,7 +363,9 @@ def _import_factory(spec: TokenizerSpec) -> Callable[..., Any]:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise PluginError(f"{spec.qualified_name}: factory {spec.factory!r} does not exist") from None
+        raise PluginError(
+            f"{spec.qualified_name}: factory {spec.factory!r} does not exist"
+        ) from None
 
 
 _OFFLINE_VARS = ("AUDIOTOK_OFFLINE", "HF_HUB_OFFLINE")
@@ -383,12 +388,18 @@ def offline() -> bool:
     )
 
 
-def load(identifier: str | os.PathLike[str] | TokenizerSpec, *, device: Any = "cpu", checkpoint: str | os.PathLike[str] | None = None,
-         **options: Any) -> AudioTokenizer:
-    """Load a tokenizer by name, alias, ``plugin:name`` or claimed identifier; eval mode, on ``device``.
+def load(
+    identifier: str | os.PathLike[str] | TokenizerSpec,
+    *,
+    device: Any = "cpu",
+    checkpoint: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> AudioTokenizer:
+    """Load a tokenizer by name, alias, ``plugin:name`` or claimed identifier.
 
-    ``checkpoint=PATH`` means "this architecture, weights from this local file". Other keyword
-    options go to the plugin's factory (see each plugin's docs), after ``spec.options``.
+    It comes back in eval mode on ``device``. ``checkpoint=PATH`` means "this architecture,
+    weights from this local file". Other keyword options go to the plugin's factory (see each
+    plugin's docs), after ``spec.options``.
 
     >>> tok = load("mulaw_16khz")
     >>> tok.sample_rate, tok.cardinality, tok.num_codebooks
@@ -409,7 +420,9 @@ def load(identifier: str | os.PathLike[str] | TokenizerSpec, *, device: Any = "c
     except AudiotokError:
         raise
     except TypeError as exc:
-        raise PluginError(f"{spec.qualified_name}: {exc} (options given: {sorted(kwargs)})") from exc
+        raise PluginError(
+            f"{spec.qualified_name}: {exc} (options given: {sorted(kwargs)})"
+        ) from exc
     except OSError as exc:
         raise CheckpointError(f"{spec.qualified_name}: cannot read weights: {exc}") from exc
     except Exception as exc:

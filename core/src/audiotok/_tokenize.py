@@ -222,8 +222,9 @@ class _ReadBatches(torch.utils.data.Dataset):
         return _Batch(entries, audio, [w.shape[-1] for w in wavs])
 
 
-def encode_items(tok: AudioTokenizer, wavs: Sequence[torch.Tensor], *,
-                 chunk_seconds: float | None = None) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+def encode_items(
+    tok: AudioTokenizer, wavs: Sequence[torch.Tensor], *, chunk_seconds: float | None = None
+) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Encode items so that each result equals ``tok.encode(wav[None])`` of that item alone.
 
     Returns ``(codes [K, F], scale or None)`` per item, in input order.
@@ -276,7 +277,7 @@ class ShardBuilder:
                 self.rows.append({"id": item.id, "source": item.path, "error": str(exc)})
             return 0.0
         seconds = 0.0
-        for (item, wav), (codes, scale) in zip(good, encoded):
+        for (item, wav), (codes, scale) in zip(good, encoded, strict=True):
             row = {"id": item.id, "source": item.path, "num_samples": wav.shape[-1],
                    "num_frames": codes.shape[-1], "offset": self.frames}
             if scale is not None:

@@ -167,7 +167,8 @@ def load_tokens(path: str | os.PathLike[str]) -> Tokens:
     except Exception as exc:  # safetensors raises several types for corrupt headers
         raise CheckpointError(f"{path}: not a readable safetensors token file ({exc})") from exc
     if header.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an audiotok token file (format={header.get('format')!r})")
+        found = header.get("format")
+        raise CheckpointError(f"{path}: not an audiotok token file (format={found!r})")
     if header.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: token format version {header.get('format_version')!r} is "
                               f"not supported (this audiotok reads {FORMAT_VERSION})")

@@ -46,7 +46,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def register_tokenizers(register: Callable[[TokenizerSpec], None]) -> None:
-    """Register the tokenizers this plugin provides: call ``register(TokenizerSpec(...))`` once each.
+    """Register this plugin's tokenizers: call ``register(TokenizerSpec(...))`` once each.
 
     Called once per process, on the first listing or loading. Must not import torch or a backend.
 
@@ -62,7 +62,7 @@ def register_tokenizers(register: Callable[[TokenizerSpec], None]) -> None:
 
 @hookspec
 def claim_identifier(identifier: str) -> TokenizerSpec | None:
-    """Claim an identifier that is not a registered name (a path, a Hub repo id, ``//pretrained/X``).
+    """Claim an identifier that is not a registered name (path, Hub repo id, ``//pretrained/X``).
 
     Return a :class:`audiotok.TokenizerSpec` describing the tokenizer the identifier denotes
     (put what the factory needs, e.g. the path, in ``options``), or ``None`` if it is not yours.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import audiotok
 import pytest
 import torch
+
+import audiotok
 
 
 @pytest.mark.parametrize(("name", "sizes"), [("dac_16khz", (1, 5)), ("dac_44khz", (4, 9))])

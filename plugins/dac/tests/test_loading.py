@@ -10,9 +10,10 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import audiotok
 import pytest
 import torch
+
+import audiotok
 from audiotok import CheckpointError, UnknownTokenizerError
 
 _LIGHT = """

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import audiotok
-import audiotok.testing
 import pytest
 import torch
+
+import audiotok
+import audiotok.testing
 
 NAMES = ["dac_44khz", "dac_24khz", "dac_16khz", "dac_44khz_16kbps"]
 

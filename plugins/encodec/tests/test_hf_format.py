@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import audiotok
 import pytest
 import torch
+
+import audiotok
 
 transformers = pytest.importorskip(
     "transformers", reason="the reference is transformers' EncodecModel"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import audiotok
 import pytest
 import torch
+
+import audiotok
 
 
 def assert_spread(codes: torch.Tensor, minimum: int = 4) -> None:

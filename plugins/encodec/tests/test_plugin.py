@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import audiotok
-import audiotok.testing
 import pytest
 import torch
+
+import audiotok
+import audiotok.testing
 from audiotok import CheckpointError
 from audiotok_encodec import plugin
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from audiotok_encodec import tiling
-from audiotok_encodec.modules import SEANetConfig, SEANetEncoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from audiotok_encodec import tiling
+from audiotok_encodec.modules import SEANetConfig, SEANetEncoder
 
 STEP = tiling._step()
 pytestmark = pytest.mark.skipif(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from audiotok_hf_encodec._config import HUB_CONFIGS
 
 REPOS = tuple(HUB_CONFIGS)

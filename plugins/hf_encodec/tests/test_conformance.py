@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 import audiotok
 import audiotok.testing
-import pytest
 from audiotok_hf_encodec._config import HUB_CONFIGS
 
 

@@ -6,10 +6,11 @@ import importlib.metadata
 import json
 import shutil
 
-import audiotok
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+
+import audiotok
 
 REPO = "facebook/encodec_24khz"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import audiotok
 import pytest
 import torch
+
+import audiotok
 from audiotok_hf_encodec._config import HUB_CONFIGS
 
 REPOS = tuple(HUB_CONFIGS)
@@ -126,8 +127,9 @@ def test_frame_layout_is_invertible(checkpoints, audio):
 
 def test_generic_chunked_config(audio):
     """A tiny chunked, unnormalized config (chunk 4 hops, stride 2): frame counts jump there."""
-    from audiotok_hf_encodec.model import HFEncodecTokenizer
     from transformers import EncodecConfig, EncodecModel
+
+    from audiotok_hf_encodec.model import HFEncodecTokenizer
 
     torch.manual_seed(0)
     config = EncodecConfig(sampling_rate=400, audio_channels=1, upsampling_ratios=[2, 2],

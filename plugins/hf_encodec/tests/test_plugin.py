@@ -7,8 +7,9 @@ import subprocess
 import sys
 import warnings
 
-import audiotok
 import pytest
+
+import audiotok
 from audiotok_hf_encodec import plugin
 from audiotok_hf_encodec._config import HUB_CONFIGS, ConfigError, facts_from_config, find_config
 

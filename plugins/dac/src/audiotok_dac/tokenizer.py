@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import audiotok
 import torch
-from audiotok import AudioTokenizer, CheckpointError, TokenizerSpec
 from torch import Tensor
+
+import audiotok
+from audiotok import AudioTokenizer, CheckpointError, TokenizerSpec
 
 from .model import DACNetwork
 from .releases import DAC_DEFAULTS, RELEASES, Release, cache_dir, config_facts

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from audiotok import CheckpointError
 
 from .model import EncodecConfig, EncodecTokenizer

@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import audiotok
 import torch
+
+import audiotok
 from audiotok import CheckpointError, MissingDependencyError
 
 from .config import ConfigError, audiocraft_config, parse_yaml

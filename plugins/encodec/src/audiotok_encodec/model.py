@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-from audiotok import AudioTokenizer, InvalidCodesError
 from torch import Tensor
+
+from audiotok import AudioTokenizer, InvalidCodesError
 
 from .modules import ResidualVectorQuantizer, SEANetConfig, SEANetDecoder, SEANetEncoder
 

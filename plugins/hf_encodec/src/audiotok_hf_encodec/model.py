@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
+
 from audiotok import (
     AudioTokenizer,
     CheckpointError,
@@ -36,7 +38,6 @@ from audiotok import (
     MissingDependencyError,
     TokenizerSpec,
 )
-from torch import Tensor
 
 from ._config import HUB_CONFIGS, ConfigError, EncodecFacts, _offline, facts_from_config
 
