@@ -308,12 +308,12 @@ class _Stage:
 
     def __call__(self, x: Tensor, env: _Env) -> Tensor:
         batch, _, length = x.shape
-        frames = -(-length // self.stride)
-        tiles = self.tiles(frames)
         if not self.worth_cutting(batch, length) or not self.onednn_throughout(x):
             for layer in self.layers:
                 x = layer(x)
             return x
+        frames = -(-length // self.stride)
+        tiles = self.tiles(frames)
         out: Tensor | None = None
         for b in range(batch):
             for o0, o1 in tiles:
