@@ -102,6 +102,31 @@ def test_default_tiles_on_ten_seconds_of_musicgen_audio(threads):
     assert True in first.__dict__.get("_gemm_agrees", {}).values(), "mono first layer not as GEMM"
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_each_convolution_runs_the_kernel_aten_picks(threads, n_threads):
+    """One item of 3 s at 1 and 2 threads: every stage is tiled (ATen runs the 1x1
+    convolutions through its own matrix product on one thread, through oneDNN on two), the
+    1x1 convolutions and the mono first layer run as checked matrix products where oneDNN
+    runs, and the latent is bit-identical to the untiled one."""
+    enc = encoder("musicgen")
+    x = torch.randn(1, 1, 3 * 32000 + 11, generator=torch.Generator().manual_seed(4)) * 0.3
+    one_by_one = [c for stage in enc.tiled.stages for c in stage.convs if c.effective_kernel == 1]
+    with threads(n_threads), torch.inference_mode():
+        h, picked = x, set()
+        for stage in enc.tiled.stages[:3]:
+            stage.cache_bytes, stage.frames_per_tile = 0, 512
+            kernels = stage.kernels(h)
+            assert kernels is not None and len(stage.tiles(-(-h.shape[-1] // stage.stride))) > 1
+            picked |= {kernels[c] for c in stage.convs if c.effective_kernel == 1}
+            h = stage(h, tiling._Env(STEP, n_threads))
+        expected = tiling._gemm_1x1_conv if n_threads == 1 else tiling._onednn_conv
+        assert picked == {expected}
+        assert torch.equal(enc(x), enc.model(x))
+    gemm = [c for c in [enc.model[0], *one_by_one] if c.__dict__.get("_gemm_agrees")]
+    assert len(gemm) == (1 if n_threads == 1 else 1 + 3)  # first layer (+ three 1x1 on oneDNN)
+    assert all(True in c._gemm_agrees.values() for c in gemm)
+
+
 def test_small_inputs_run_whole():
     """Where tensors stay in cache, or items are short, cutting costs more than it saves."""
     fourth = encoder("musicgen").tiled.stages[3]

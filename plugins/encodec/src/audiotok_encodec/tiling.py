@@ -11,9 +11,11 @@ without padding inside the signal (a tile simply loses its edge samples) and wit
 signal's padding where a tile touches its start or end, so every value a tile holds is the
 value the whole-tensor run computes there; tiles overlap by a halo covering each stage's
 receptive field. Convolutions compute each output from the same inputs in the same order,
-whatever the tensor's width, as long as the same kernel runs: tiles call the oneDNN kernel ATen
-picks for the whole tensor (:meth:`_Stage.onednn_throughout`), or, for a mono or stereo first
-layer, a matrix product checked to give the same bits (:func:`_onednn_conv`).
+whatever the tensor's width, as long as the same kernel runs: tiles run the kernel ATen picks
+for the whole tensor (:meth:`_Stage.kernels`). That is oneDNN's (:func:`_onednn_conv`, which
+computes a 1x1 or a mono/stereo first layer as a matrix product checked to give the same
+bits), or, for a 1x1 convolution on one thread, ATen's own matrix product
+(:func:`_gemm_1x1_conv`).
 
 The one catch is the activation: ATen evaluates an elementwise function with SIMD code except
 for the last ``n % (2 * SIMD width)`` elements of each thread's share of the tensor, which it
@@ -29,7 +31,8 @@ expose a wrong model; if it fails, the encoder runs whole.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +53,7 @@ item whole). Tiles hold one item each: a batch is also cut by item where time is
 that pays (see :meth:`_Stage.worth_cutting`)."""
 _ITEM_MIN_FRAMES = 256  # for shorter items oneDNN's per-call costs outweigh the gain
 _CACHE_BYTES = 12 << 20  # a stage whose largest whole-batch tensor fits this runs whole
+_Kernel = Callable[[SConv1d, Tensor], Tensor]  # an unpadded convolution of x[1, C_in, T]
 
 
 # -- ATen's scalar tails -----------------------------------------------------------------------
@@ -110,10 +114,12 @@ class _Tile:
 
 @dataclass(frozen=True)
 class _Env:
-    """ATen's SIMD ``step`` and the thread count of the run (tiles and whole tensor alike)."""
+    """ATen's SIMD ``step``, the thread count of the run (tiles and whole tensor alike) and the
+    kernel each convolution of the stage runs (see :meth:`_Stage.kernels`)."""
 
     step: int
     threads: int
+    kernels: dict[SConv1d, _Kernel] = field(default_factory=dict)
 
 
 def _reference_elu(alpha: float, tile: _Tile, env: _Env, inplace: bool) -> _Tile:
@@ -171,11 +177,11 @@ def _probe(threads: int) -> bool:
 
 
 # -- layers on tiles -------------------------------------------------------------------------------
-def _conv(conv: SConv1d, tile: _Tile) -> _Tile:
+def _conv(conv: SConv1d, tile: _Tile, env: _Env) -> _Tile:
     """The outputs of ``conv`` that the tile determines (padded only at the signal's ends).
 
-    Runs oneDNN's kernel, which :meth:`_Stage.onednn_throughout` checked ATen picks for the
-    whole tensor (for a narrow one-item tile it would pick another, with other rounding).
+    Runs the kernel ATen picks for the whole tensor, found by :meth:`_Stage.kernels` (for a
+    narrow one-item tile ATen would pick another, with other rounding).
     """
     left, right = conv.padding(tile.length)
     x, start = tile.data, tile.start
@@ -187,32 +193,45 @@ def _conv(conv: SConv1d, tile: _Tile) -> _Tile:
     s, k = conv.stride, conv.effective_kernel
     first = -(-(start + left) // s)  # output j reads padded input [j*s, j*s + k) = [.. - left]
     offset = first * s - left - start
-    y = _onednn_conv(conv, x[..., offset:].contiguous())
+    y = env.kernels[conv](conv, x[..., offset:].contiguous())
     return tile.holding(y, first, (tile.length + left + right - k) // s + 1)
 
 
 def _onednn_conv(conv: SConv1d, x: Tensor) -> Tensor:
     """oneDNN's unpadded convolution of ``x[1, C_in, T]``, or the same numbers by a faster route.
 
-    With few input channels (a mono or stereo first layer), oneDNN accumulates the ``C_in * K``
-    products of one output in a single chain of fused multiply-adds and adds the bias last;
-    ``bias + W @ unfold(x)`` (rows ordered tap, channel) is then the same arithmetic without
-    oneDNN's conversions to and from its blocked layout, several times faster on narrow tiles.
+    Two shapes have a matrix product doing oneDNN's arithmetic without its conversions to and
+    from its blocked layout (several times faster on narrow tiles):
+
+    - few input channels (a mono or stereo first layer): oneDNN accumulates the ``C_in * K``
+      products of one output in a single chain of fused multiply-adds and adds the bias last,
+      as ``bias + W @ unfold(x)`` (rows ordered tap, channel) does;
+    - a 1x1 convolution: oneDNN starts each output from the bias and adds the input channels
+      in order, as ``[bias | W] @ [1; x]`` does.
+
     That the two agree bit for bit is checked on the first tile for each weights and thread
     count; where they do not, oneDNN runs.
     """
     w = conv.conv.conv
     k, (s,), (d,) = conv.effective_kernel, w.stride, w.dilation
     direct = lambda: torch.mkldnn_convolution(x, w.weight, w.bias, [0], [s], [d], 1)  # noqa: E731
-    if w.in_channels * k > _GEMM_MAX_PRODUCTS or s != 1 or d != 1 or w.bias is None:
+    if s != 1 or d != 1 or w.bias is None:
+        return direct()
+    if w.in_channels * k <= _GEMM_MAX_PRODUCTS:
+        taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
+        weight = w.weight.permute(0, 2, 1).reshape(w.out_channels, -1)
+        gemm = lambda: torch.addmm(w.bias.unsqueeze(1), weight, taps)  # noqa: E731
+    elif k == 1:
+        ones = x.new_ones(1, x.shape[-1])
+        weight = torch.cat([w.bias.unsqueeze(1), w.weight[:, :, 0]], dim=1)
+        gemm = lambda: weight @ torch.cat([ones, x[0]])  # noqa: E731
+    else:
         return direct()
     key = (torch.get_num_threads(), w.weight.data_ptr(), w.weight._version, w.bias._version)
     agrees = conv.__dict__.setdefault("_gemm_agrees", {})
     if agrees.get(key) is False:
         return direct()
-    taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
-    weight = w.weight.permute(0, 2, 1).reshape(w.out_channels, -1)
-    y = torch.addmm(w.bias.unsqueeze(1), weight, taps).unsqueeze(0)
+    y = gemm().unsqueeze(0)
     if key not in agrees:
         reference = direct()
         agrees[key] = torch.equal(y, reference)
@@ -220,16 +239,24 @@ def _onednn_conv(conv: SConv1d, x: Tensor) -> Tensor:
     return y
 
 
+def _gemm_1x1_conv(conv: SConv1d, x: Tensor) -> Tensor:
+    """ATen's own 1x1 convolution of ``x[1, C_in, T]`` (``Slow2d``, what it runs on one thread
+    for fewer than 16 items): the bias copied into the output, then ``W @ x`` added by BLAS."""
+    w = conv.conv.conv
+    bias = w.bias.unsqueeze(1).expand(w.out_channels, x.shape[-1])
+    return torch.addmm(bias, w.weight[:, :, 0], x[0]).unsqueeze(0)
+
+
 def _run(layer: nn.Module, tile: _Tile, env: _Env, inplace: bool = True) -> _Tile:
     if isinstance(layer, nn.ELU):
         return _reference_elu(layer.alpha, tile, env, inplace)
     if isinstance(layer, SConv1d):
-        return _conv(layer, tile)
+        return _conv(layer, tile, env)
     if isinstance(layer, ResnetBlock):
         h = tile
         for i, sub in enumerate(layer.block):
             h = _run(sub, h, env, inplace=i > 0)  # the block's input is also the skip's
-        skip = _conv(layer.shortcut, tile) if isinstance(layer.shortcut, SConv1d) else tile
+        skip = _conv(layer.shortcut, tile, env) if isinstance(layer.shortcut, SConv1d) else tile
         lo = h.start - skip.start
         return h.holding(skip.data[..., lo : lo + h.data.shape[-1]] + h.data, h.start)
     raise TypeError(f"cannot tile {type(layer).__name__}")
@@ -291,9 +318,12 @@ class _Stage:
             return False
         return len(self.tiles(frames)) >= 2 or (batch >= 2 and frames >= self.min_item_frames)
 
-    def onednn_throughout(self, x: Tensor) -> bool:
-        """Whether ATen runs every convolution of the stage on the whole ``x`` with oneDNN."""
+    def kernels(self, x: Tensor) -> dict[SConv1d, _Kernel] | None:
+        """The kernel each convolution runs on tiles: the one ATen picks for the whole ``x``
+        (oneDNN; or, for a 1x1 convolution, ATen's matrix product, which it prefers on one
+        thread), or None where ATen would pick one the tiles do not reproduce."""
         batch, _, length = x.shape
+        kernels: dict[SConv1d, _Kernel] = {}
         for conv in self.convs:
             w = conv.conv.conv
             # an unwritten tensor of the whole shape (an expanded one would be copied whole)
@@ -301,17 +331,27 @@ class _Stage:
             backend = torch._C._select_conv_backend(
                 whole, w.weight, w.bias, [conv.stride], [0], list(w.dilation), False, [0], 1, None
             )
-            if backend != torch._C._ConvBackend.Mkldnn:
-                return False
+            if backend == torch._C._ConvBackend.Mkldnn:
+                kernels[conv] = _onednn_conv
+            elif (
+                backend == torch._C._ConvBackend.Slow2d
+                and conv.effective_kernel == conv.stride == 1
+                and w.bias is not None
+            ):
+                kernels[conv] = _gemm_1x1_conv
+            else:
+                return None
             length = (whole.shape[-1] - conv.effective_kernel) // conv.stride + 1
-        return True
+        return kernels
 
     def __call__(self, x: Tensor, env: _Env) -> Tensor:
         batch, _, length = x.shape
-        if not self.worth_cutting(batch, length) or not self.onednn_throughout(x):
+        kernels = self.kernels(x) if self.worth_cutting(batch, length) else None
+        if kernels is None:
             for layer in self.layers:
                 x = layer(x)
             return x
+        env = _Env(env.step, env.threads, kernels)
         frames = -(-length // self.stride)
         tiles = self.tiles(frames)
         out: Tensor | None = None
