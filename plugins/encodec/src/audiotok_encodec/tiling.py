@@ -258,7 +258,8 @@ def _run(layer: nn.Module, tile: _Tile, env: _Env, inplace: bool = True) -> _Til
             h = _run(sub, h, env, inplace=i > 0)  # the block's input is also the skip's
         skip = _conv(layer.shortcut, tile, env) if isinstance(layer.shortcut, SConv1d) else tile
         lo = h.start - skip.start
-        return h.holding(skip.data[..., lo : lo + h.data.shape[-1]] + h.data, h.start)
+        # in place: the block's last convolution made h.data; x + y rounds as y + x does
+        return h.holding(h.data.add_(skip.data[..., lo : lo + h.data.shape[-1]]), h.start)
     raise TypeError(f"cannot tile {type(layer).__name__}")
 
 
