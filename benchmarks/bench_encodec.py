@@ -12,7 +12,9 @@ process and on identical weights:
 - transformers' ``EncodecModel`` (weights converted, ``pad_mode="constant"``).
 
 Codes are checked bit-identical first. Reports audio-seconds per second, speed-up ratios and
-GFLOP/s (conv/LSTM/matmul FLOPs counted analytically) against a measured fp32 matmul peak.
+GFLOP/s (conv/LSTM/matmul FLOPs counted analytically) against a measured fp32 matmul peak, and
+per batch what bounds the ratio over transformers: the two LSTM layers, timed alone (every
+implementation runs the same oneDNN kernel for them), plus the convolutions at that peak.
 
     python benchmarks/bench_encodec.py [--seconds 10] [--batch 1 8] [--repeats 3] [--threads N]
 """
