@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audiotok_encodec import tiling
-from audiotok_encodec.modules import SEANetConfig, SEANetEncoder
+from audiotok_encodec.modules import SEANetConfig, SEANetDecoder, SEANetEncoder
 
 STEP = tiling._step()
 pytestmark = pytest.mark.skipif(
@@ -157,3 +157,67 @@ def test_time_group_norm_stages_are_not_tiled():
     """GroupNorm over time needs the whole signal: such encoders are not tiled at all."""
     enc = SEANetEncoder(SEANetConfig(channels=2, norm="time_group_norm", lstm=0))
     assert len(enc.tiled) == 0 and not enc.tiled.stages
+
+
+# -- decoder ------------------------------------------------------------------------------------
+def decoder(name: str) -> SEANetDecoder:
+    torch.manual_seed(1)
+    return SEANetDecoder(CONFIGS[name]).eval()
+
+
+def assert_close(tiled: torch.Tensor, whole: torch.Tensor) -> None:
+    """Equal up to rounding: other kernel widths may round differently, nothing more."""
+    assert tiled.shape == whole.shape
+    assert (tiled - whole).abs().max() <= 1e-5 * whole.abs().max()
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CONFIGS)),
+    batch=st.integers(1, 3),
+    frames=st.integers(1, 24),
+    tile=st.integers(16, 300),
+)
+def test_decoder_windows_equal_whole_up_to_rounding(name, batch, frames, tile):
+    """Any length, batch and window size (cut even the smallest inputs): same audio."""
+    dec = decoder(name)
+    for stage in dec.tiled.stages:
+        stage.tile_samples, stage.cache_bytes = tile, 0
+    z = torch.randn(batch, CONFIGS[name].dimension, frames,
+                    generator=torch.Generator().manual_seed(frames))
+    with torch.inference_mode():
+        assert dec.tiled.applies(z)
+        assert_close(dec(z), dec.model(z))
+
+
+def test_decoder_windows_on_ten_seconds_of_musicgen_audio():
+    """The production window sizes: the three stages above 400 Hz are cut, the first runs
+    whole (its tensors stay in cache); the audio equals the plain run up to rounding."""
+    dec = decoder("musicgen")
+    z = torch.randn(1, 128, 500, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        x, cuts = dec.model[: dec.tiled.start](z), []
+        for stage in dec.tiled.stages:
+            length = x.shape[-1] * stage.up
+            cuts.append(length * stage.channels * 4 > stage.cache_bytes)
+            x = stage(x)
+        assert cuts == [False, True, True, True]
+        assert_close(dec(z), dec.model(z))
+
+
+def test_decoder_runs_plain_under_autograd_or_when_asked():
+    dec = decoder("musicgen")
+    z = torch.randn(1, 128, 10)
+    assert not dec.tiled.applies(z)  # autograd on
+    with torch.no_grad():
+        assert dec.tiled.applies(z)
+
+    class Unused:
+        def applies(self, x: torch.Tensor) -> bool:
+            raise AssertionError("use_tiles = False still asked the windows")
+
+    dec.use_tiles, dec.tiled = False, Unused()
+    with torch.no_grad():
+        assert torch.equal(dec(z), dec.model(z))
+    tgn = SEANetDecoder(SEANetConfig(channels=2, norm="time_group_norm", lstm=0))
+    assert not tgn.tiled.stages  # GroupNorm over time needs the whole signal

@@ -327,10 +327,20 @@ class SEANetDecoder(nn.Module):
         if cfg.final_activation is not None:
             layers.append(_activation(cfg.final_activation, cfg.final_activation_params))
         self.model = nn.Sequential(*layers)
+        from .tiling import TiledUpsampling  # tiling.py imports this module's layer classes
+
+        self.tiled = TiledUpsampling(layers)
+        self.use_tiles = True
+        """Run the upsampling stages in overlapping windows on CPU (equal up to rounding)."""
 
     def forward(self, z: Tensor) -> Tensor:
-        """Decode the continuous latent to audio."""
-        return self.model(z)
+        """Decode the continuous latent to audio (on CPU, the upsampling stages in windows)."""
+        if not (self.use_tiles and self.tiled.applies(z)):
+            return self.model(z)
+        layers = list(self.model)
+        for layer in layers[: self.tiled.start]:
+            z = layer(z)
+        return self.tiled(z)
 
 
 class Codebook(nn.Module):
