@@ -6,7 +6,8 @@ codebooks filled from encoder residuals, saves it as an AudioCraft export, and t
 process and on identical weights:
 
 - ``audiotok_encodec`` (loaded from the export through ``audiotok.load``), and the same model
-  with its time tiles switched off (``encoder.use_tiles = False``), to show what they bring;
+  with its tiles switched off (``encoder.use_tiles = decoder.use_tiles = False``), to show
+  what they bring;
 - the reference SEANet/RVQ: AudioCraft's ``EncodecModel`` if importable, else Meta's ``encodec``
   modules, which AudioCraft's SEANet/RVQ were copied from (same ops, same weight-norm hooks);
 - transformers' ``EncodecModel`` (weights converted, ``pad_mode="constant"``).
@@ -15,6 +16,8 @@ Codes are checked bit-identical first. Reports audio-seconds per second, speed-u
 GFLOP/s (conv/LSTM/matmul FLOPs counted analytically) against a measured fp32 matmul peak, and
 per batch what bounds the ratio over transformers: the two LSTM layers, timed alone (every
 implementation runs the same oneDNN kernel for them), plus the convolutions at that peak.
+Decoding the codes back is timed the same way, after checking that the audio agrees within
+1e-4 relative.
 
     python benchmarks/bench_encodec.py [--seconds 10] [--batch 1 8] [--repeats 3] [--threads N]
 """
@@ -110,6 +113,26 @@ def reference_encode(model: Any, name: str) -> Callable[[torch.Tensor], torch.Te
     if name == "audiocraft":
         return lambda x: model.encode(x)[0]
     return lambda x: model.encode(x)[0][0]
+
+
+def reference_decode(model: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name == "audiocraft":
+        return lambda codes: model.decode(codes, None)
+    return lambda codes: model.decode([(codes, None)])
+
+
+def decode_rows(models: dict[str, Callable[[torch.Tensor], torch.Tensor]], codes: torch.Tensor,
+                batch: int, repeats: int) -> list[tuple[int, str, float, float]]:
+    """Decode timings (no FLOPs counted), after checking that every model's audio is within
+    1e-4 relative of the native one's."""
+    with torch.inference_mode():
+        audio = {name: decode(codes) for name, decode in models.items()}
+    ours = audio["audiotok_encodec"]
+    for name, other in audio.items():
+        error = float((ours - other).abs().max() / other.abs().max())
+        assert error <= 1e-4, f"decoded audio differs from {name}'s: {error:.1e} relative"
+    timings = timeit({name: lambda d=d: d(codes) for name, d in models.items()}, repeats)
+    return [(batch, name, sec, 0.0) for name, sec in timings.items()]
 
 
 def build_hf(state: dict[str, torch.Tensor]) -> Any:
@@ -242,11 +265,13 @@ def main() -> None:
         ours = audiotok.load(str(path))
         untiled = copy.deepcopy(ours)
         untiled.encoder.use_tiles = False  # the same network run layer by layer on whole tensors
+        untiled.decoder.use_tiles = False
     hf = build_hf(ref.state_dict())
-    ref_encode = reference_encode(ref, ref_name)
+    ref_encode, ref_decode = reference_encode(ref, ref_name), reference_decode(ref, ref_name)
     peaks = [matmul_peak()]
     rows: list[tuple[int, str, float, float]] = []  # batch, model, seconds, FLOPs
     lstm_sec: dict[int, float] = {}  # batch -> seconds of the two LSTM layers alone
+    decoding: list[tuple[int, str, float, float]] = []  # batch, model, seconds, 0
     for batch in args.batch:
         g = torch.Generator().manual_seed(batch)
         wav = 0.1 * torch.randn(batch, 1, int(args.seconds * SR), generator=g)
@@ -271,6 +296,13 @@ def main() -> None:
         lstm, lstm_x = lstm_input(ours, wav)
         lstm_timing = timeit({"lstm": lambda lstm=lstm, x=lstm_x: lstm(x)}, args.repeats)
         lstm_sec[batch] = lstm_timing["lstm"]
+        decoders = {
+            "audiotok_encodec": ours.decode,
+            "  without tiles": untiled.decode,
+            ref_name: ref_decode,
+            "transformers": lambda c: hf.decode(c[None], [None]).audio_values,
+        }
+        decoding += decode_rows(decoders, codes, batch, args.repeats)
     peaks.append(matmul_peak())  # again after timing: the best of both is the machine's peak
     peak = max(peaks)
     print(
@@ -289,6 +321,11 @@ def main() -> None:
             f"{batch:>5} {name:<16} {sec:>8.3f} {rate:>10.1f} {flops / sec / 1e9:>8.1f} "
             f"{100 * flops / sec / 1e9 / peak:>5.1f}% {ratio:>6.2f}x"
         )
+    print("decode (audio within 1e-4 relative of the native decode, checked first)")
+    ours_dec = {batch: sec for batch, name, sec, _ in decoding if name == "audiotok_encodec"}
+    for batch, name, sec, _ in decoding:
+        print(f"{batch:>5} {name:<16} {sec:>8.3f} {batch * args.seconds / sec:>10.1f} "
+              f"{'':>8} {'':>6} {sec / ours_dec[batch]:>6.2f}x")
     # What bounds the speed-up: every implementation runs the same oneDNN LSTM (another kernel
     # rounds differently), so only the rest of the encoder can get faster.
     for batch, name, sec, _ in rows:

@@ -1,4 +1,5 @@
-"""Cache-sized time tiles for the SEANet encoder, bit-identical to running it whole.
+"""Cache-sized time tiles for the SEANet encoder, bit-identical to running it whole (and, at
+the end of this file, overlapping windows for the decoder, equal up to rounding).
 
 At 32 kHz the first SEANet stages hold 64 channels per sample: a 10 s clip makes 82 MB tensors,
 and every activation, padding copy and residual sum streams them through memory. On CPU that
