@@ -94,15 +94,22 @@ def test_codes_equal_audiocraft_encodec_model(exported):
 
 
 def test_codes_equal_audiocraft_on_long_input_two_threads(exported, threads):
-    """Long enough that the encoder runs its first stages in time tiles (see tiling.py)."""
+    """Long enough that the encoder runs its first stages in time tiles and the decoder its
+    last two in windows (see tiling.py): codes equal, audio within 1e-4."""
     model, path = exported
     tok = audiotok.load(str(path))
     wav = tone_audio(2, 1, 3 * 32000 + 123, 32000, seed=11)
     with threads(2), torch.no_grad():
         ref_codes, _ = model.encode(wav)
         codes, _ = tok.encode(wav)
-    assert torch.equal(codes, ref_codes)
-    assert_spread(ref_codes)
+        assert torch.equal(codes, ref_codes)
+        assert_spread(ref_codes)
+        frames, cut = codes.shape[-1], []
+        for stage in tok.decoder.tiled.stages:
+            cut.append(stage.worth_cutting(2, frames))
+            frames *= stage.up
+        assert cut == [False, False, True, True]
+        assert_close(tok.decode(codes), model.decode(ref_codes))
 
 
 def test_audiocraft_loads_the_export_we_read(exported):

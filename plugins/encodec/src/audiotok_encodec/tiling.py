@@ -476,10 +476,16 @@ class _UpStage:
         self.tile_samples = max(256, DECODER_TILE_BYTES // (4 * self.channels))
         self.cache_bytes = _CACHE_BYTES
 
+    def worth_cutting(self, batch: int, frames: int) -> bool:
+        """Whether to cut a ``[batch, C, frames]`` input: not where the whole-batch output
+        stays in cache (``cache_bytes``) or fits one window."""
+        length = frames * self.up
+        return batch * length * self.channels * 4 > self.cache_bytes and length > self.tile_samples
+
     def __call__(self, x: Tensor) -> Tensor:
         batch, _, frames = x.shape
         length = frames * self.up
-        if batch * length * self.channels * 4 <= self.cache_bytes or length <= self.tile_samples:
+        if not self.worth_cutting(batch, frames):
             for layer in self.layers:
                 x = layer(x)
             return x
