@@ -122,9 +122,9 @@ def reference_decode(model: Any, name: str) -> Callable[[torch.Tensor], torch.Te
 
 
 def decode_rows(models: dict[str, Callable[[torch.Tensor], torch.Tensor]], codes: torch.Tensor,
-                batch: int, repeats: int) -> list[tuple[int, str, float, float]]:
-    """Decode timings (no FLOPs counted), after checking that every model's audio is within
-    1e-4 relative of the native one's."""
+                batch: int, repeats: int) -> list[tuple[int, str, float]]:
+    """Decode timings, after checking that every model's audio is within 1e-4 relative of the
+    native one's."""
     with torch.inference_mode():
         audio = {name: decode(codes) for name, decode in models.items()}
     ours = audio["audiotok_encodec"]
@@ -132,7 +132,7 @@ def decode_rows(models: dict[str, Callable[[torch.Tensor], torch.Tensor]], codes
         error = float((ours - other).abs().max() / other.abs().max())
         assert error <= 1e-4, f"decoded audio differs from {name}'s: {error:.1e} relative"
     timings = timeit({name: lambda d=d: d(codes) for name, d in models.items()}, repeats)
-    return [(batch, name, sec, 0.0) for name, sec in timings.items()]
+    return [(batch, name, sec) for name, sec in timings.items()]
 
 
 def build_hf(state: dict[str, torch.Tensor]) -> Any:
@@ -271,7 +271,7 @@ def main() -> None:
     peaks = [matmul_peak()]
     rows: list[tuple[int, str, float, float]] = []  # batch, model, seconds, FLOPs
     lstm_sec: dict[int, float] = {}  # batch -> seconds of the two LSTM layers alone
-    decoding: list[tuple[int, str, float, float]] = []  # batch, model, seconds, 0
+    decoding: list[tuple[int, str, float]] = []  # batch, model, seconds
     for batch in args.batch:
         g = torch.Generator().manual_seed(batch)
         wav = 0.1 * torch.randn(batch, 1, int(args.seconds * SR), generator=g)
@@ -294,8 +294,7 @@ def main() -> None:
         )
         rows += [(batch, name, sec, flops) for name, sec in timings.items()]
         lstm, lstm_x = lstm_input(ours, wav)
-        lstm_timing = timeit({"lstm": lambda lstm=lstm, x=lstm_x: lstm(x)}, args.repeats)
-        lstm_sec[batch] = lstm_timing["lstm"]
+        lstm_sec[batch] = timeit({"lstm": lambda m=lstm, x=lstm_x: m(x)}, args.repeats)["lstm"]
         decoders = {
             "audiotok_encodec": ours.decode,
             "  without tiles": untiled.decode,
@@ -322,8 +321,8 @@ def main() -> None:
             f"{100 * flops / sec / 1e9 / peak:>5.1f}% {ratio:>6.2f}x"
         )
     print("decode (audio within 1e-4 relative of the native decode, checked first)")
-    ours_dec = {batch: sec for batch, name, sec, _ in decoding if name == "audiotok_encodec"}
-    for batch, name, sec, _ in decoding:
+    ours_dec = {batch: sec for batch, name, sec in decoding if name == "audiotok_encodec"}
+    for batch, name, sec in decoding:
         print(f"{batch:>5} {name:<16} {sec:>8.3f} {batch * args.seconds / sec:>10.1f} "
               f"{'':>8} {'':>6} {sec / ours_dec[batch]:>6.2f}x")
     # What bounds the speed-up: every implementation runs the same oneDNN LSTM (another kernel

@@ -339,10 +339,7 @@ class SEANetDecoder(nn.Module):
         """Decode the continuous latent to audio (on CPU, the upsampling stages in windows)."""
         if not (self.use_tiles and self.tiled.applies(z)):
             return self.model(z)
-        layers = list(self.model)
-        for layer in layers[: self.tiled.start]:
-            z = layer(z)
-        return self.tiled(z)
+        return self.tiled(self.model[: self.tiled.start](z))
 
 
 class Codebook(nn.Module):

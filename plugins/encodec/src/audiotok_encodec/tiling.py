@@ -221,13 +221,18 @@ def _onednn_conv(conv: SConv1d, x: Tensor) -> Tensor:
     if s != 1 or d != 1 or w.bias is None:
         return direct()
     if w.in_channels * k <= _GEMM_MAX_PRODUCTS:
-        taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
-        weight = w.weight.permute(0, 2, 1).reshape(w.out_channels, -1)
-        gemm = lambda: torch.addmm(w.bias.unsqueeze(1), weight, taps)  # noqa: E731
+
+        def gemm() -> Tensor:
+            taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
+            weight = w.weight.permute(0, 2, 1).reshape(w.out_channels, -1)
+            return torch.addmm(w.bias.unsqueeze(1), weight, taps)
+
     elif k == 1:
-        ones = x.new_ones(1, x.shape[-1])
-        weight = torch.cat([w.bias.unsqueeze(1), w.weight[:, :, 0]], dim=1)
-        gemm = lambda: weight @ torch.cat([ones, x[0]])  # noqa: E731
+
+        def gemm() -> Tensor:
+            weight = torch.cat([w.bias.unsqueeze(1), w.weight[:, :, 0]], dim=1)
+            return weight @ torch.cat([x.new_ones(1, x.shape[-1]), x[0]])
+
     else:
         return direct()
     key = (torch.get_num_threads(), w.weight.data_ptr(), w.weight._version, w.bias._version)
@@ -533,6 +538,14 @@ class TiledUpsampling:
     def applies(self, x: Tensor) -> bool:
         """For inference (no autograd) on CPU."""
         return bool(self.stages) and not torch.is_grad_enabled() and x.device.type == "cpu"
+
+    def cuts(self, batch: int, frames: int) -> list[bool]:
+        """Which stages cut an input of ``batch`` items and ``frames`` latent frames."""
+        cuts = []
+        for stage in self.stages:
+            cuts.append(stage.worth_cutting(batch, frames))
+            frames *= stage.up
+        return cuts
 
     def __call__(self, x: Tensor) -> Tensor:
         """Run the covered layers on ``x[B, C, F]``; equals the plain run up to rounding."""
