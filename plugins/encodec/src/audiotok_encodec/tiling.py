@@ -207,44 +207,54 @@ def _onednn_conv(conv: SConv1d, x: Tensor) -> Tensor:
     from its blocked layout (several times faster on narrow tiles):
 
     - few input channels (a mono or stereo first layer): oneDNN accumulates the ``C_in * K``
-      products of one output in a single chain of fused multiply-adds and adds the bias last,
-      as ``bias + W @ unfold(x)`` (rows ordered tap, channel) does;
+      products of one output in a single chain of fused multiply-adds, adding the bias last
+      (its AVX-512 kernel), as ``bias + W @ unfold(x)`` (rows ordered tap, channel) does, or
+      starting from it (its AVX2 kernel), as ``[bias | W] @ [1; unfold(x)]`` does;
     - a 1x1 convolution: oneDNN starts each output from the bias and adds the input channels
       in order, as ``[bias | W] @ [1; x]`` does.
 
-    That the two agree bit for bit is checked on the first tile for each weights and thread
-    count; where they do not, oneDNN runs.
+    Which route agrees bit for bit, if any, is checked on the first tile for each weights and
+    thread count (and recorded in the convolution's ``_gemm_route``); where none does, oneDNN
+    runs.
     """
     w = conv.conv.conv
     k, (s,), (d,) = conv.effective_kernel, w.stride, w.dilation
     direct = lambda: torch.mkldnn_convolution(x, w.weight, w.bias, [0], [s], [d], 1)  # noqa: E731
-    if s != 1 or d != 1 or w.bias is None:
-        return direct()
-    if w.in_channels * k <= _GEMM_MAX_PRODUCTS:
-
-        def gemm() -> Tensor:
-            taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
-            weight = w.weight.permute(0, 2, 1).reshape(w.out_channels, -1)
-            return torch.addmm(w.bias.unsqueeze(1), weight, taps)
-
-    elif k == 1:
-
-        def gemm() -> Tensor:
-            weight = torch.cat([w.bias.unsqueeze(1), w.weight[:, :, 0]], dim=1)
-            return weight @ torch.cat([x.new_ones(1, x.shape[-1]), x[0]])
-
-    else:
+    if s != 1 or d != 1 or w.bias is None or (k != 1 and w.in_channels * k > _GEMM_MAX_PRODUCTS):
         return direct()
     key = (torch.get_num_threads(), w.weight.data_ptr(), w.weight._version, w.bias._version)
-    agrees = conv.__dict__.setdefault("_gemm_agrees", {})
-    if agrees.get(key) is False:
+    chosen = conv.__dict__.setdefault("_gemm_route", {})
+    if key in chosen and chosen[key] is None:
         return direct()
-    y = gemm().unsqueeze(0)
-    if key not in agrees:
-        reference = direct()
-        agrees[key] = torch.equal(y, reference)
-        return reference
-    return y
+    routes = _gemm_routes(w, k, x)
+    if key in chosen:
+        return routes[chosen[key]]().unsqueeze(0)
+    reference = direct()
+    agreeing = (i for i, route in enumerate(routes) if torch.equal(route().unsqueeze(0), reference))
+    chosen[key] = next(agreeing, None)
+    return reference
+
+
+def _gemm_routes(w: nn.Conv1d, k: int, x: Tensor) -> list[Callable[[], Tensor]]:
+    """The matrix products that may reproduce oneDNN's convolution of ``x`` (see
+    :func:`_onednn_conv`), their operands built only when one is called."""
+    few = w.in_channels * k <= _GEMM_MAX_PRODUCTS
+
+    def operands() -> tuple[Tensor, Tensor]:
+        if not few:  # a 1x1 convolution
+            return w.weight[:, :, 0], x[0]
+        taps = x[0].unfold(1, k, 1).permute(2, 0, 1).reshape(k * w.in_channels, -1)
+        return w.weight.permute(0, 2, 1).reshape(w.out_channels, -1), taps
+
+    def bias_last() -> Tensor:
+        return torch.addmm(w.bias.unsqueeze(1), *operands())
+
+    def bias_first() -> Tensor:
+        weight, taps = operands()
+        ones = taps.new_ones(1, taps.shape[-1])
+        return torch.cat([w.bias.unsqueeze(1), weight], dim=1) @ torch.cat([ones, taps])
+
+    return [bias_last, bias_first] if few else [bias_first]
 
 
 def _gemm_1x1_conv(conv: SConv1d, x: Tensor) -> Tensor:
