@@ -212,7 +212,7 @@ def matmul_peak() -> dict[str, float]:
     The same 1024 x 1024 weight is applied to 2048 columns once by ``torch.mm`` (MKL's GEMM,
     or OpenBLAS) and once as a 1x1 convolution (oneDNN, which runs the convolutions of every
     implementation here). The two libraries reach different fractions of the hardware peak on
-    different CPUs (seen on a 2-core AVX2 EPYC: MKL 54 to 147 GFLOP/s, oneDNN 143 to 177, from
+    different CPUs (seen on a 2-core AVX2 EPYC: MKL 54 to 153 GFLOP/s, oneDNN 143 to 187, from
     run to run), so the machine's peak is the better of the two.
     """
     a, b = torch.randn(1024, 1024), torch.randn(1024, 2048)
