@@ -220,25 +220,27 @@ def _onednn_conv(conv: SConv1d, x: Tensor) -> Tensor:
     w = conv.conv.conv
     k, (s,), (d,) = conv.effective_kernel, w.stride, w.dilation
     direct = lambda: torch.mkldnn_convolution(x, w.weight, w.bias, [0], [s], [d], 1)  # noqa: E731
-    if s != 1 or d != 1 or w.bias is None or (k != 1 and w.in_channels * k > _GEMM_MAX_PRODUCTS):
+    routes = _gemm_routes(w, k, x)
+    if not routes:
         return direct()
     key = (torch.get_num_threads(), w.weight.data_ptr(), w.weight._version, w.bias._version)
     chosen = conv.__dict__.setdefault("_gemm_route", {})
-    if key in chosen and chosen[key] is None:
-        return direct()
-    routes = _gemm_routes(w, k, x)
-    if key in chosen:
-        return routes[chosen[key]]().unsqueeze(0)
-    reference = direct()
-    agreeing = (i for i, route in enumerate(routes) if torch.equal(route().unsqueeze(0), reference))
-    chosen[key] = next(agreeing, None)
-    return reference
+    if key not in chosen:
+        reference = direct()
+        agreeing = (i for i, r in enumerate(routes) if torch.equal(r().unsqueeze(0), reference))
+        chosen[key] = next(agreeing, None)
+        return reference
+    i = chosen[key]
+    return direct() if i is None else routes[i]().unsqueeze(0)
 
 
 def _gemm_routes(w: nn.Conv1d, k: int, x: Tensor) -> list[Callable[[], Tensor]]:
     """The matrix products that may reproduce oneDNN's convolution of ``x`` (see
-    :func:`_onednn_conv`), their operands built only when one is called."""
+    :func:`_onednn_conv`), their operands built only when one is called; none where the
+    convolution is strided, dilated, without bias, or neither narrow nor 1x1."""
     few = w.in_channels * k <= _GEMM_MAX_PRODUCTS
+    if w.stride != (1,) or w.dilation != (1,) or w.bias is None or not (few or k == 1):
+        return []
 
     def operands() -> tuple[Tensor, Tensor]:
         if not few:  # a 1x1 convolution
